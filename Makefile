@@ -31,7 +31,7 @@ bench: build
 
 fuzz: bootstrap
 	@cmake -S . -B build-fuzz -DHZ_FUZZ=ON -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ >/dev/null
-	@cmake --build build-fuzz -j$(JOBS)
+	@cmake --build build-fuzz -j$(JOBS) --target fuzzers
 	fuzz/run build-fuzz $(FUZZ_SECONDS)
 
 install: build

@@ -149,14 +149,17 @@ void hz_log_write(hz_log_level_t level, const char *module, const char *fmt, ...
 /* ---- JSON ----------------------------------------------------------------------------- */
 
 #define HZ_JSON_MAX_DEPTH 64
+/* json-c spends ~700 bytes on even an empty object, so "{},{},..." would turn a 16 MiB body into
+ * gigabytes of heap. Capping the containers per document bounds that at ~70 MB. */
+#define HZ_JSON_MAX_CONTAINERS 100000
 
 /* Parse exactly one JSON value from text[0..len). On success *out owns a json-c object (free
- * with json_object_put). On failure returns HZ_EPARSE and hz_error_last() reads like
+ * with json_object_put); a document that is just `null` gives *out == NULL. On failure returns HZ_EPARSE and hz_error_last() reads like
  * "JSON error at byte 17: duplicate key \"model\"". */
 int hz_json_parse(const char *text, size_t len, json_object **out);
 
-/* Typed member access. Each returns 0, HZ_ENOTFOUND when the key is absent (and `required` is
- * false), or HZ_EINVAL naming the key when it is present with the wrong type or absent and
+/* Typed member access. Each returns 0, HZ_ENOTFOUND when the key is absent or null (and
+ * `required` is false: clients send "stop": null to mean "not set"), or HZ_EINVAL naming the key when it is present with the wrong type or absent and
  * required. Strings point into the object. */
 int hz_json_get_string(json_object *obj, const char *key, bool required, const char **out);
 int hz_json_get_int(json_object *obj, const char *key, bool required, int64_t *out);

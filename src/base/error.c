@@ -40,8 +40,15 @@ int hz_error_wrap(int code, const char *fmt, ...) {
     va_start(ap, fmt);
     int n = vsnprintf(error_msg, sizeof(error_msg), fmt, ap);
     va_end(ap);
-    if (n >= 0 && (size_t)n < sizeof(error_msg) && old[0])
-        snprintf(error_msg + n, sizeof(error_msg) - (size_t)n, ": %s", old);
+    /* Append ": <old>" by hand: snprintf here trips -Wformat-truncation in sanitizer builds. */
+    size_t used = n < 0 ? 0 : (size_t)n;
+    if (used + 2 < sizeof(error_msg) && old[0]) {
+        memcpy(error_msg + used, ": ", 2);
+        size_t room = sizeof(error_msg) - used - 3;
+        size_t len = strnlen(old, room);
+        memcpy(error_msg + used + 2, old, len);
+        error_msg[used + 2 + len] = '\0';
+    }
     return code;
 }
 

@@ -166,6 +166,34 @@ static void test_pool_runs_everything_and_bounds_queue(void **state) {
     assert_int_equal(atomic_load(&counter), 50 - busy);
 }
 
+static void test_json_container_limit(void **state) {
+    (void)state;
+    hz_buf_t b = HZ_BUF_INIT;
+    hz_buf_putc(&b, '[');
+    for (int i = 0; i < HZ_JSON_MAX_CONTAINERS - 1; i++) hz_buf_puts(&b, "{},");
+    hz_buf_puts(&b, "{}]");
+    json_object *obj = NULL;
+    assert_int_equal(hz_json_parse(b.data, b.len, &obj), HZ_EPARSE); /* limit + the outer array */
+    assert_non_null(strstr(hz_error_last(), "more than 100000 objects and arrays"));
+    assert_null(obj);
+    b.data[b.len - 4] = ']'; /* drop the last {} : exactly at the limit */
+    assert_int_equal(hz_json_parse(b.data, b.len - 3, &obj), 0);
+    assert_int_equal(json_object_array_length(obj), HZ_JSON_MAX_CONTAINERS - 1);
+    json_object_put(obj);
+    hz_buf_free(&b);
+}
+
+static void test_error_wrap_truncates_safely(void **state) {
+    (void)state;
+    char long_msg[2000];
+    memset(long_msg, 'x', sizeof(long_msg) - 1);
+    long_msg[sizeof(long_msg) - 1] = '\0';
+    hz_error_set(HZ_EIO, "%s", long_msg);
+    hz_error_wrap(HZ_EIO, "context");
+    assert_true(hz_str_starts_with(hz_error_last(), "context: xxx"));
+    assert_true(strlen(hz_error_last()) < 1024);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_error_set_and_wrap),
@@ -178,6 +206,8 @@ int main(void) {
         cmocka_unit_test(test_time_rfc3339),
         cmocka_unit_test(test_uuid_and_hex),
         cmocka_unit_test(test_pool_runs_everything_and_bounds_queue),
+        cmocka_unit_test(test_json_container_limit),
+        cmocka_unit_test(test_error_wrap_truncates_safely),
     };
     return cmocka_run_group_tests_name("base", tests, NULL, NULL);
 }
