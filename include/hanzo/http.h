@@ -10,8 +10,8 @@
  * handler. Every error uses the JSON shape {"error":{"message","type","code"}}.
  *
  * Handlers run on a server thread, must not block for long, and must answer exactly once with
- * one of the hz_http_respond* calls (or start an SSE stream or a WebSocket). A handler that
- * returns without answering gets a 500.
+ * one of the hz_http_respond* calls (or start an SSE stream or a WebSocket, or hz_http_defer the
+ * answer to another thread). A handler that returns without answering gets a 500.
  *
  * Threading: the server object is thread-safe after start. Request objects belong to the
  * handler call. SSE streams and WebSockets may be used from any one thread at a time.
@@ -101,6 +101,15 @@ void hz_http_respond_json(hz_http_req_t *req, int status, json_object *obj);
 /* {"error":{"message":...,"type":...,"code":...}}. type e.g. "invalid_request_error". */
 void hz_http_respond_error(hz_http_req_t *req, int status, const char *type, const char *code,
                            const char *fmt, ...) HZ_PRINTF(5, 6);
+
+/* Answer later, from any thread, so a slow upstream (a remote model, a queued job) does not hold
+ * a server thread: call this in the handler, return, and when the answer is ready call exactly
+ * one hz_http_respond* (or hz_http_respond_sse) on req from any thread. Until then the
+ * connection is parked and costs nothing; it does not time out and a client that leaves is not
+ * noticed. After hz_http_defer only the id, path, params and body of req remain readable (read
+ * headers and query arguments in the handler). If the server shuts down first it answers 503
+ * itself at the deadline and the late answer is dropped; req stays valid until that answer. */
+void hz_http_defer(hz_http_req_t *req);
 
 /* ---- server-sent events --------------------------------------------------------------- */
 

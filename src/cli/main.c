@@ -4,6 +4,8 @@
 #include <string.h>
 
 static const cli_command_t commands[] = {
+    {"node", "run the node daemon (HTTP API on 127.0.0.1:9550 by default)", cmd_node},
+    {"config", "show the effective configuration and where each value came from", cmd_config},
     {"version", "print the version and the linked libraries", cmd_version},
 };
 

@@ -4,8 +4,15 @@
  */
 #include "hanzo/llm.h"
 
+#include <string.h>
+
 #include <llama.h>
 
 void hz_llm_backend_describe(hz_buf_t *out) {
-    hz_buf_printf(out, "llama.cpp: %s", llama_print_system_info());
+    /* llama_print_system_info() ends in " | "; trim it so the line reads cleanly. */
+    const char *info = llama_print_system_info();
+    size_t n = strlen(info);
+    while (n && (info[n - 1] == ' ' || info[n - 1] == '|')) n--;
+    hz_buf_puts(out, "llama.cpp: ");
+    hz_buf_append(out, info, n);
 }

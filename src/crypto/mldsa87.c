@@ -1,0 +1,16 @@
+/*
+ * ML-DSA-87 instance of the FIPS 204 internal-interface functions in mldsa_mu.h. The parameter
+ * set's PQClean headers come first: they define K, L, GAMMA1, ... and the polynomial types that
+ * the shared body is written against, which is why each parameter set is its own file.
+ */
+#include "crypto/internal.h"
+
+#include <crypto_sign/ml-dsa-87/clean/packing.h>
+#include <crypto_sign/ml-dsa-87/clean/params.h>
+#include <crypto_sign/ml-dsa-87/clean/poly.h>
+#include <crypto_sign/ml-dsa-87/clean/polyvec.h>
+
+#define MLDSA(name) PQCLEAN_MLDSA87_CLEAN_##name
+#define MU_FN(name) hz_mldsa87_##name
+
+#include "crypto/mldsa_mu.h"

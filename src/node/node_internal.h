@@ -1,0 +1,25 @@
+/* Private to src/node. */
+#ifndef HANZO_NODE_INTERNAL_H
+#define HANZO_NODE_INTERNAL_H
+
+#include <sodium.h>
+
+#include "hanzo/api.h"
+#include "hanzo/http.h"
+#include "hanzo/node.h"
+#include "hanzo/store.h"
+
+struct hz_node {
+    const hz_config_t *cfg;
+    hz_store_t *store;
+    hz_http_server_t *http;
+    hz_api_t api;
+    uint8_t api_key_hash[32];
+    char *new_api_key;       /* shown once; wiped on stop */
+    char *address_file;      /* <storage>/api_address while running */
+};
+
+int node_api_key_setup(hz_node_t *node, const hz_config_t *cfg);
+bool node_api_key_check(const char *token, size_t len, void *ctx);
+
+#endif
