@@ -12,8 +12,7 @@
  *    a secret.
  */
 #include "hanzo/config.h"
-/* The fuzz build does not put src/ on the include path; the private header is reached directly. */
-#include "../src/config/config_internal.h"
+#include "config/config_internal.h"
 
 #include <stdint.h>
 #include <stdio.h>

@@ -68,11 +68,15 @@ typedef struct hz_config {
  * program name); flags not known to the config are an error naming the flag. `env` is an
  * environ-style array (NULL: the process environment). On error returns HZ_EINVAL/HZ_EPARSE
  * and the message names the source: "hanzo.toml:4:9: api.listen: expected a string",
- * "NODE_API_LISTEN_ADDRESS: ...", "--api-listen: ...". The caller frees with hz_config_free. */
+ * "NODE_API_LISTEN_ADDRESS: ...", "--api-listen: ..."; a config file that cannot be read gives
+ * HZ_ENOTFOUND, HZ_EIO or HZ_ETOOBIG (over 1 MiB). An empty environment variable counts as
+ * unset. The caller frees with hz_config_free; on error cfg is already emptied (freeing it
+ * again is harmless). */
 int hz_config_load(hz_config_t *cfg, int argc, char **argv, char **env);
 void hz_config_free(hz_config_t *cfg);
 
-/* Where the value of `key` ("api.listen", "storage.path", ...) came from. */
+/* Where the value of `key` ("api.listen", "storage.path", ...) came from; HZ_CONFIG_DEFAULT
+ * for a key the table does not know. */
 hz_config_source_t hz_config_source(const hz_config_t *cfg, const char *key);
 const char *hz_config_source_name(hz_config_source_t src);
 
@@ -83,7 +87,9 @@ void hz_config_render(const hz_config_t *cfg, bool json, hz_buf_t *out);
 /* One line per flag for --help: "  --api-listen ADDR   ... (env NODE_API_LISTEN_ADDRESS)". */
 void hz_config_flags_help(hz_buf_t *out);
 
-/* Split "host:port" / "[v6]:port"; host is written without brackets. */
+/* Split "host:port" / "[v6]:port"; host is written without brackets. The host is required
+ * (0.0.0.0 for every interface), the port is 0-65535. host and port may be NULL to only
+ * validate. HZ_EINVAL with the reason otherwise. */
 int hz_config_parse_listen(const char *listen, char *host, size_t host_len, int *port);
 /* True when host is a loopback address (127.0.0.0/8, ::1, localhost). */
 bool hz_config_host_is_loopback(const char *host);
