@@ -12,7 +12,7 @@ conns=${HZ_BENCH_CONNECTIONS:-64}
 floor=0.8
 tmp=$(mktemp -d /tmp/hz-bench.XXXXXX)
 pids=()
-trap 'for p in "${pids[@]}"; do kill -9 $p 2>/dev/null; done; rm -rf "$tmp"' EXIT
+trap 'for p in "${pids[@]}"; do kill $p 2>/dev/null; wait $p 2>/dev/null; done; rm -rf "$tmp"' EXIT
 
 free_port() { node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
 
