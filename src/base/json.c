@@ -477,12 +477,19 @@ static int member(json_object *obj, const char *key, bool required, const char *
     return hz_error_set(HZ_EINVAL, "missing required field \"%s\"", key);
 }
 
+/* member() plus a type check; `what` names the type for messages ("a string"). */
+static int typed_member(json_object *obj, const char *key, bool required, json_type type,
+                        const char *what, json_object **out) {
+    int rc = member(obj, key, required, what, out);
+    if (rc == 0 && !json_object_is_type(*out, type))
+        return hz_error_set(HZ_EINVAL, "\"%s\" must be %s", key, what);
+    return rc;
+}
+
 int hz_json_get_string(json_object *obj, const char *key, bool required, const char **out) {
     json_object *v;
-    int rc = member(obj, key, required, "a string", &v);
+    int rc = typed_member(obj, key, required, json_type_string, "a string", &v);
     if (rc) return rc;
-    if (!json_object_is_type(v, json_type_string))
-        return hz_error_set(HZ_EINVAL, "\"%s\" must be a string", key);
     const char *s = json_object_get_string(v);
     /* callers get a C string: an embedded NUL would silently cut it short */
     if (strlen(s) != (size_t)json_object_get_string_len(v))
@@ -537,30 +544,24 @@ int hz_json_get_double(json_object *obj, const char *key, bool required, double 
 
 int hz_json_get_bool(json_object *obj, const char *key, bool required, bool *out) {
     json_object *v;
-    int rc = member(obj, key, required, "a boolean", &v);
+    int rc = typed_member(obj, key, required, json_type_boolean, "a boolean", &v);
     if (rc) return rc;
-    if (!json_object_is_type(v, json_type_boolean))
-        return hz_error_set(HZ_EINVAL, "\"%s\" must be a boolean", key);
     *out = json_object_get_boolean(v);
     return 0;
 }
 
 int hz_json_get_object(json_object *obj, const char *key, bool required, json_object **out) {
     json_object *v;
-    int rc = member(obj, key, required, "an object", &v);
+    int rc = typed_member(obj, key, required, json_type_object, "an object", &v);
     if (rc) return rc;
-    if (!json_object_is_type(v, json_type_object))
-        return hz_error_set(HZ_EINVAL, "\"%s\" must be an object", key);
     *out = v;
     return 0;
 }
 
 int hz_json_get_array(json_object *obj, const char *key, bool required, json_object **out) {
     json_object *v;
-    int rc = member(obj, key, required, "an array", &v);
+    int rc = typed_member(obj, key, required, json_type_array, "an array", &v);
     if (rc) return rc;
-    if (!json_object_is_type(v, json_type_array))
-        return hz_error_set(HZ_EINVAL, "\"%s\" must be an array", key);
     *out = v;
     return 0;
 }
