@@ -14,6 +14,7 @@ typedef struct hz_api {
     const char *node_name;
     int64_t started_mono_ns;   /* for uptime */
     hz_http_server_t *http;    /* for /metrics */
+    struct hz_ai_store *artifacts; /* /v2/artifacts (hanzo/artifact.h); NULL answers 503 */
 } hz_api_t;
 
 /* Register every route on srv. api must outlive the server. */

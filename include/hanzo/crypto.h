@@ -299,4 +299,229 @@ int hz_hkdf_expand(hz_hkdf_hash_t hash, uint8_t *out, size_t out_len, const uint
 int hz_argon2id(uint8_t *out, size_t out_len, const char *pass, size_t pass_len,
                 const uint8_t salt[HZ_ARGON2ID_SALT_LEN], uint64_t ops, size_t mem);
 
+/* ---- keys and key files ------------------------------------------------------------------- */
+
+/* A key of any algorithm above: a key pair, or only its public half. Its id is 32 bytes of
+ * BLAKE3 (derive-key mode) over the key type, the algorithm id and the public key, so the public
+ * and the secret file of one pair carry the same id.
+ *
+ * Key files are armored text a person can read and paste:
+ *
+ *   -----BEGIN HANZO ML-DSA-65 SECRET KEY-----
+ *   Version: 1
+ *   Key-Id: 3f9a...                      (64 hex digits)
+ *   Encryption: argon2id-xchacha20poly1305
+ *
+ *   AQICAs...                            (base64, 64 characters a line)
+ *   =k3JfQ9aB                            (checksum)
+ *   -----END HANZO ML-DSA-65 SECRET KEY-----
+ *
+ * docs/formats/keys.md gives the layout byte by byte. A secret file holds the public key beside
+ * the secret one, in the clear even when the secret is encrypted, so the public key and the id
+ * can be read without the passphrase. Reading a file checks everything: the armor lines, the
+ * checksum over headers and body (a bit flip anywhere is reported), the version, the algorithm
+ * named in the BEGIN line against the body, the Key-Id header against the public key, the public
+ * key itself (FIPS 203 modulus check for ML-KEM), and that the secret key belongs to the public
+ * key (recomputed from it). Errors, each with line/offset detail:
+ *   HZ_EPARSE        malformed or truncated file (the message starts with "truncated")
+ *   HZ_ECRYPTO       checksum mismatch (modified or damaged), Key-Id or key-pair mismatch
+ *   HZ_EVERSION      a key file version this program does not read
+ *   HZ_EUNSUPPORTED  an algorithm name it does not know
+ *   HZ_EAUTH         encrypted and no passphrase given, or the passphrase is wrong
+ *   HZ_ETOOBIG       a file over HZ_KEYFILE_MAX_LEN, or Argon2id costs over the caller's limit
+ * Secret bytes are wiped from every buffer the library frees. */
+
+typedef enum { HZ_KEY_KEM = 1, HZ_KEY_SIG = 2 } hz_key_type_t;
+
+#define HZ_KEY_ID_LEN 32
+#define HZ_KEYFILE_VERSION 1
+#define HZ_KEYFILE_MAX_LEN ((size_t)64 << 10)
+/* What a key file may ask Argon2id for unless the reader sets its own limits. */
+#define HZ_KEYFILE_ARGON2_OPS_MAX 16
+#define HZ_KEYFILE_ARGON2_MEM_MAX ((size_t)1 << 30)
+
+typedef struct hz_key {
+    hz_key_type_t type;
+    const hz_kem_t *kem;        /* type HZ_KEY_KEM, else NULL */
+    const hz_sig_t *sig;        /* type HZ_KEY_SIG, else NULL */
+    const char *alg;            /* canonical algorithm name: "ml-dsa-65", "x-wing" */
+    uint8_t id[HZ_KEY_ID_LEN];
+    uint8_t *pk;
+    size_t pk_len;
+    uint8_t *sk;                /* NULL for a public key */
+    size_t sk_len;
+} hz_key_t;
+
+/* Any algorithm by name, case-insensitively: sets *type and one of *kem / *sig (either out
+ * pointer may be NULL). HZ_EUNSUPPORTED, listing every known name, when unknown. */
+int hz_key_alg_by_name(const char *name, hz_key_type_t *type, const hz_kem_t **kem, const hz_sig_t **sig);
+
+/* A fresh key pair from the CSPRNG. Free with hz_key_free. */
+int hz_key_generate(const char *alg, hz_key_t **out);
+/* Wrap raw key bytes in the format of the algorithm's standard (PQClean's, which is FIPS 203/204's
+ * and @noble/post-quantum's). from_public runs the ML-KEM encapsulation-key check; from_secret
+ * recomputes the public key from the secret one (ML-KEM: the stored ek after the 7.3 hash check;
+ * X-Wing: from its seed; ML-DSA: t = A*s1 + s2) and checks the secret key is self-consistent. */
+int hz_key_from_public(const char *alg, const uint8_t *pk, size_t pk_len, hz_key_t **out);
+int hz_key_from_secret(const char *alg, const uint8_t *sk, size_t sk_len, hz_key_t **out);
+/* Wipes the secret key, then frees. NULL is a no-op. */
+void hz_key_free(hz_key_t *key);
+/* Lowercase hex of key->id. */
+void hz_key_id_hex(const hz_key_t *key, char out[2 * HZ_KEY_ID_LEN + 1]);
+/* 0 when key is of `type`, of algorithm `alg` (NULL: any) and has a secret half if need_secret;
+ * otherwise HZ_EINVAL naming what the key is and what was wanted ("alice.key holds an
+ * ml-kem-768 key, not an ml-dsa-65 key"). */
+int hz_key_expect(const hz_key_t *key, hz_key_type_t type, const char *alg, bool need_secret);
+
+typedef struct hz_key_write_opts {
+    const char *passphrase;     /* NULL: the secret key is stored unencrypted */
+    size_t passphrase_len;
+    uint64_t argon2_ops;        /* 0: HZ_ARGON2ID_OPS_DEFAULT */
+    size_t argon2_mem;          /* bytes, a multiple of 1024; 0: HZ_ARGON2ID_MEM_DEFAULT */
+    bool overwrite;             /* hz_key_save: replace an existing file (else HZ_EEXIST) */
+} hz_key_write_opts_t;
+
+typedef struct hz_key_read_opts {
+    const char *passphrase;     /* NULL: none (an encrypted secret file is then HZ_EAUTH) */
+    size_t passphrase_len;
+    bool public_only;           /* from a secret file take only the public key: no passphrase,
+                                   no decryption; the result has sk == NULL */
+    uint64_t argon2_ops_max;    /* 0: HZ_KEYFILE_ARGON2_OPS_MAX */
+    size_t argon2_mem_max;      /* 0: HZ_KEYFILE_ARGON2_MEM_MAX */
+} hz_key_read_opts_t;
+
+/* Append the armored public (secret == false) or secret key file to out. The buffer is grown
+ * once, to the exact size, so no copy of a secret is left behind in freed memory; the caller
+ * wipes it (hz_secure_zero(out->data, out->len)) when it held a secret. opts may be NULL. */
+int hz_key_encode(const hz_key_t *key, bool secret, const hz_key_write_opts_t *opts, hz_buf_t *out);
+/* Parse a key file (public or secret). opts may be NULL. */
+int hz_key_decode(const char *text, size_t len, const hz_key_read_opts_t *opts, hz_key_t **out);
+/* Write the file: a secret one with mode 0600, a public one 0644 (less the umask). Without
+ * opts->overwrite an existing file is HZ_EEXIST; with it, the new file replaces the old one
+ * atomically (written beside it, then renamed). */
+int hz_key_save(const hz_key_t *key, bool secret, const char *path, const hz_key_write_opts_t *opts);
+/* Read and decode path; errors are prefixed with the path. */
+int hz_key_load(const char *path, const hz_key_read_opts_t *opts, hz_key_t **out);
+
+/* ---- sealed data ---------------------------------------------------------------------------- */
+
+/* Encryption to a recipient's KEM public key (X-Wing, the default hybrid, or ML-KEM), streamed in
+ * chunks so any size is sealed and opened in constant memory:
+ *
+ *   header  "HZSEAL", version, KEM id, chunk size, recipient key id, KEM ciphertext, header tag
+ *   chunks  ChaCha20-Poly1305, each a full chunk of plaintext except the last, which is shorter
+ *           (possibly empty) and flagged final; the nonce is (chunk index, final flag)
+ *
+ * Keys come from HKDF-SHA256 over the KEM shared secret, salted with the BLAKE3 hash of the
+ * header, so every header byte is authenticated. Reordered, duplicated, dropped, truncated or
+ * appended chunks all fail. docs/formats/sealed.md has the layout.
+ *
+ * hz_open releases each chunk's plaintext as soon as that chunk authenticates. If a later chunk
+ * fails, what was written is authentic but incomplete: a caller writing a file removes it (the
+ * buffer variant resets its output itself). Errors:
+ *   HZ_EPARSE        not a sealed file, or a truncated or malformed header
+ *   HZ_EVERSION      a sealed-file version this program does not read
+ *   HZ_EUNSUPPORTED  an unknown KEM id
+ *   HZ_EAUTH         sealed to another key (KEM or key id differ)
+ *   HZ_ECRYPTO       the header or a chunk fails authentication, or the data ends early
+ *   HZ_EIO           from the read / write callbacks */
+
+#define HZ_SEAL_VERSION 1
+#define HZ_SEAL_CHUNK_DEFAULT ((size_t)64 << 10)
+#define HZ_SEAL_CHUNK_MIN ((size_t)1 << 10)
+#define HZ_SEAL_CHUNK_MAX ((size_t)16 << 20)
+
+typedef struct hz_seal_opts {
+    size_t chunk_size;          /* power of two, HZ_SEAL_CHUNK_MIN..MAX; 0: the default */
+    const uint8_t *encaps_seed; /* known-answer tests only: derandomised encapsulation with this */
+    size_t encaps_seed_len;     /* many bytes (kem->encaps_seed_len) */
+} hz_seal_opts_t;
+
+/* Read up to cap bytes into buf, setting *got; *got == 0 means the end of the input. Write all
+ * len bytes. Both return 0 or a negative HZ_E* code (with hz_error_set), which aborts the call. */
+typedef int (*hz_seal_read_fn)(void *ctx, uint8_t *buf, size_t cap, size_t *got);
+typedef int (*hz_seal_write_fn)(void *ctx, const uint8_t *buf, size_t len);
+
+/* Seal everything `read` gives to `to` (a KEM key; the public half is enough). opts may be NULL. */
+int hz_seal(const hz_key_t *to, const hz_seal_opts_t *opts, hz_seal_read_fn read, void *rctx,
+            hz_seal_write_fn write, void *wctx);
+/* Open with `key` (a KEM key with its secret half). */
+int hz_open(const hz_key_t *key, hz_seal_read_fn read, void *rctx, hz_seal_write_fn write, void *wctx);
+
+/* Buffers: append to out. hz_open_buf leaves out as it was (and wipes what it had added) on error. */
+int hz_seal_buf(const hz_key_t *to, const hz_seal_opts_t *opts, const void *pt, size_t len, hz_buf_t *out);
+int hz_open_buf(const hz_key_t *key, const void *sealed, size_t len, hz_buf_t *out);
+/* File descriptors (pipes, sockets, files), from their current offsets. */
+int hz_seal_fd(const hz_key_t *to, const hz_seal_opts_t *opts, int in_fd, int out_fd);
+int hz_open_fd(const hz_key_t *key, int in_fd, int out_fd);
+/* stdio streams. */
+int hz_seal_stream(const hz_key_t *to, const hz_seal_opts_t *opts, FILE *in, FILE *out);
+int hz_open_stream(const hz_key_t *key, FILE *in, FILE *out);
+
+/* The exact size of a sealed file holding pt_len bytes (chunk_size 0 = default). */
+uint64_t hz_sealed_size(const hz_kem_t *kem, size_t chunk_size, uint64_t pt_len);
+
+/* ---- privacy tiers -------------------------------------------------------------------------- */
+
+/* A tier says how much a workload's data is protected and which algorithms protect it:
+ *
+ *   0 Open         ML-KEM-768 / ML-DSA-65 (or X-Wing); nothing else required
+ *   1 At-Rest      the same algorithms; secret keys and stored data encrypted
+ *   2 CPU TEE      + the node runs in a CPU TEE (SEV-SNP, TDX), proven by attestation
+ *   3 GPU CC       ML-KEM-1024 / ML-DSA-87; + a GPU in confidential-computing mode, attested
+ *   4 GPU TEE-I/O  ML-KEM-1024 / ML-DSA-87; + TEE-I/O (the device bound into the TEE), attested
+ *
+ * A tier's algorithms are a floor: a key of a higher NIST category is accepted, a lower one is
+ * not. Tiers 2-4 need a verified attestation that the key broker supplies; until it does, the
+ * attestation is HZ_ATTESTATION_NONE and those tiers are refused. */
+
+typedef enum {
+    HZ_TIER_OPEN = 0,
+    HZ_TIER_AT_REST = 1,
+    HZ_TIER_CPU_TEE = 2,
+    HZ_TIER_GPU_CC = 3,
+    HZ_TIER_GPU_TEE_IO = 4,
+} hz_tier_t;
+
+#define HZ_TIER_COUNT 5
+
+/* Features a tier requires; an attestation proves the last three. */
+#define HZ_TIER_F_ENCRYPT_AT_REST 0x1u /* secret keys and stored data encrypted */
+#define HZ_TIER_F_CPU_TEE 0x2u         /* the node runs inside a CPU TEE */
+#define HZ_TIER_F_GPU_CC 0x4u          /* GPUs in confidential-computing mode */
+#define HZ_TIER_F_TEE_IO 0x8u          /* devices bound into the TEE (TEE-I/O, TDISP) */
+#define HZ_TIER_F_ATTESTED (HZ_TIER_F_CPU_TEE | HZ_TIER_F_GPU_CC | HZ_TIER_F_TEE_IO)
+
+typedef struct hz_tier_info {
+    hz_tier_t tier;
+    const char *name;           /* "open", "at-rest", "cpu-tee", "gpu-cc", "gpu-tee-io" */
+    const char *title;          /* "Open", "At-Rest", "CPU TEE", "GPU CC", "GPU TEE-I/O" */
+    const char *kem;            /* default KEM: "ml-kem-768" or "ml-kem-1024" */
+    const char *seal_kem;       /* default for sealing: "x-wing" (hybrid) or "ml-kem-1024" */
+    const char *sig;            /* default signature: "ml-dsa-65" or "ml-dsa-87" */
+    int min_level;              /* lowest NIST category accepted: 3 or 5 */
+    unsigned features;          /* HZ_TIER_F_* required */
+} hz_tier_info_t;
+
+/* What the key broker found when it verified the node's attestation evidence. Only the broker
+ * sets `verified`; everything else starts from HZ_ATTESTATION_NONE. */
+typedef struct hz_attestation {
+    bool verified;              /* the evidence was checked against its vendor's roots */
+    unsigned features;          /* HZ_TIER_F_CPU_TEE | _GPU_CC | _TEE_IO that it proves */
+    char platform[32];          /* "sev-snp", "tdx", "nvidia-h100-cc", ... (for messages) */
+    int64_t expires_ms;         /* wall-clock expiry in ms since the epoch; 0: none */
+} hz_attestation_t;
+
+#define HZ_ATTESTATION_NONE ((hz_attestation_t){0})
+
+/* The tier's description; NULL (with HZ_EINVAL) outside 0..4. */
+const hz_tier_info_t *hz_tier_info(hz_tier_t tier);
+/* "0".."4" or a name ("gpu-cc", "GPU CC", case-insensitive) -> *out. HZ_EINVAL when neither. */
+int hz_tier_parse(const char *s, hz_tier_t *out);
+/* May work of this tier run here? 0, or HZ_EAUTH saying which attested feature is missing, or
+ * that the attestation is absent, unverified or expired. att NULL means none. */
+int hz_tier_check(hz_tier_t tier, const hz_attestation_t *att);
+/* Is key's algorithm strong enough for the tier? 0, or HZ_EINVAL naming the floor. */
+int hz_tier_check_key(hz_tier_t tier, const hz_key_t *key);
+
 #endif

@@ -17,6 +17,25 @@ typedef struct cli_command {
 int cmd_node(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_version(int argc, char **argv);
+int cmd_pqc(int argc, char **argv);
+int cmd_ai(int argc, char **argv);
+int cmd_models(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+
+/* Model folder options shared by `hanzo models` and `hanzo run` (cmd_models.c). */
+#define CLI_MAX_MODEL_DIRS 16
+typedef struct cli_models_opts {
+    char *dirs[CLI_MAX_MODEL_DIRS];
+    int n_dirs;
+    char *ollama;
+    bool no_ollama;
+} cli_models_opts_t;
+struct hz_llm_catalog;
+/* Consume argv[*i] (and its value) if it is a folder option; *matched says whether it was. */
+int cli_models_parse(cli_models_opts_t *o, const char *cmd, int *i, int argc, char **argv, bool *matched);
+/* Scan the folders given, else $HANZO_MODELS_DIR, else ~/.hanzo/models, and the Ollama store. */
+int cli_models_scan(cli_models_opts_t *o, struct hz_llm_catalog **cat);
+void cli_models_free(cli_models_opts_t *o);
 
 /* Print "hanzo <cmd>: <message>" to stderr and return the exit status 1. */
 int cli_fail(const char *cmd, const char *fmt, ...) HZ_PRINTF(2, 3);

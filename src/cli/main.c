@@ -7,6 +7,10 @@ static const cli_command_t commands[] = {
     {"node", "run the node daemon (HTTP API on 127.0.0.1:9550 by default)", cmd_node},
     {"config", "show the effective configuration and where each value came from", cmd_config},
     {"version", "print the version and the linked libraries", cmd_version},
+    {"pqc", "post-quantum keys, signatures, KEMs, sealed files and BLAKE3 hashes", cmd_pqc},
+    {"ai", "pack, verify, sign and share .ai artifacts (HIP-0024)", cmd_ai},
+    {"models", "list the local GGUF models (folders and the Ollama store)", cmd_models},
+    {"run", "chat with a local model in the terminal", cmd_run},
 };
 
 static void usage(FILE *out) {

@@ -1,11 +1,12 @@
 /*
- * KEM algorithm objects: ML-KEM-512/768/1024 on PQClean, X-Wing (xwing.c), and the length-checked
- * public wrappers every KEM operation goes through.
+ * KEM algorithm objects: ML-KEM-512/768/1024, X-Wing (xwing.c), and the length-checked public
+ * wrappers every KEM operation goes through.
  *
- * PQClean exports derandomised key generation (coins = d || z, FIPS 203 ML-KEM.KeyGen_internal)
- * and encapsulation (m, ML-KEM.Encaps_internal); its randomised entry points only draw those
- * bytes and call them. So we call the derandomised forms directly and draw the seed ourselves:
- * the random and the known-answer paths are one code path.
+ * Two implementations sit behind each ML-KEM object: our AVX2 one (mlkem_fast.c), taken when the
+ * CPU has AVX2 (pqfast.c decides once), and PQClean's clean C otherwise. Both are driven through
+ * their derandomised forms (coins = d || z, FIPS 203 ML-KEM.KeyGen_internal; m,
+ * ML-KEM.Encaps_internal) with the seed drawn here, so the random and the known-answer paths are
+ * one code path, and both produce the same bytes.
  *
  * What PQClean leaves out is FIPS 203's input checking, added here and run on every call:
  *   7.2 encapsulation key: ByteEncode12(ByteDecode12(ek)) == ek for the encoded vector, i.e.
@@ -15,13 +16,14 @@
  * The ciphertext and key "type checks" are the length checks of the wrappers.
  */
 #include "crypto/internal.h"
+#include "crypto/keccak.h"
+#include "crypto/pqfast.h"
 
 #include <string.h>
 
 #include <crypto_kem/ml-kem-1024/clean/api.h>
 #include <crypto_kem/ml-kem-512/clean/api.h>
 #include <crypto_kem/ml-kem-768/clean/api.h>
-#include <fips202.h>
 
 /* Exported by PQClean's kem.c but declared only in its per-directory kem.h, which cannot be
  * included three times in one file (each defines the same KYBER_* macros). */
@@ -35,22 +37,20 @@ DECLARE_MLKEM(PQCLEAN_MLKEM1024_CLEAN)
 #define MLKEM_Q 3329
 #define MLKEM_POLYBYTES 384 /* 256 coefficients x 12 bits */
 
-/* FIPS 203 section 7.2 over the first 384k bytes of an encapsulation key. */
+/* FIPS 203 section 7.2 over the first 384k bytes of an encapsulation key. Three bytes hold two
+ * 12-bit little-endian coefficients; ByteDecode12 reduces them mod q, so re-encoding reproduces
+ * the key exactly when every coefficient is already below q. The key is public: plain compares. */
 int hz__mlkem_check_pk(const char *name, size_t k, const uint8_t *pk) {
     for (size_t i = 0; i < k * MLKEM_POLYBYTES; i += 3) {
-        /* Three bytes hold two 12-bit little-endian coefficients. ByteDecode12 reduces mod q;
-         * re-encoding reproduces the input exactly when no coefficient needed reducing. */
-        uint16_t a = (uint16_t)(pk[i] | (pk[i + 1] & 0x0F) << 8);
-        uint16_t b = (uint16_t)(pk[i + 1] >> 4 | pk[i + 2] << 4);
-        uint16_t ra = a % MLKEM_Q, rb = b % MLKEM_Q;
-        uint8_t re[3] = {(uint8_t)ra, (uint8_t)(ra >> 8 | (rb & 0x0F) << 4), (uint8_t)(rb >> 4)};
-        if (memcmp(re, pk + i, 3) != 0) {
-            size_t coef = i / 3 * 2 + (ra != a ? 0 : 1);
+        unsigned a = pk[i] | (pk[i + 1] & 0x0Fu) << 8;
+        unsigned b = pk[i + 1] >> 4 | (unsigned)pk[i + 2] << 4;
+        if (a >= MLKEM_Q || b >= MLKEM_Q) {
+            size_t coef = i / 3 * 2 + (a >= MLKEM_Q ? 0 : 1);
             return hz_error_set(HZ_EINVAL,
                                 "%s encapsulation key fails the FIPS 203 modulus check: polynomial %zu "
                                 "coefficient %zu is %u, not below q = %d (byte offset %zu)",
-                                name, coef / 256, coef % 256, ra != a ? a : b, MLKEM_Q,
-                                i + (ra != a ? 0 : 1));
+                                name, coef / 256, coef % 256, a >= MLKEM_Q ? a : b, MLKEM_Q,
+                                i + (a >= MLKEM_Q ? 0 : 1));
         }
     }
     return 0;
@@ -62,7 +62,7 @@ static int mlkem_check_sk(const hz_kem_t *kem, const uint8_t *sk) {
     const uint8_t *ek = sk + k * MLKEM_POLYBYTES;
     const uint8_t *h = ek + kem->pk_len;
     uint8_t hek[32];
-    sha3_256(hek, ek, kem->pk_len);
+    hz__sha3_256(hek, ek, kem->pk_len);
     if (!hz_ct_equal(hek, h, 32))
         return hz_error_set(HZ_ECRYPTO,
                             "%s decapsulation key fails the FIPS 203 hash check: H(ek) stored at byte "
@@ -76,35 +76,48 @@ static int mlkem_check_pk(const hz_kem_t *kem, const uint8_t *pk) {
     return hz__mlkem_check_pk(kem->name, (kem->pk_len - 32) / MLKEM_POLYBYTES, pk);
 }
 
-#define MLKEM_OPS(SUFFIX, NS)                                                                    \
+/* Each operation takes the AVX2 path (mlkem_fast.c) when the CPU has it, else PQClean's. */
+#define MLKEM_OPS(SUFFIX, NS, K)                                                                 \
     static int keypair_##SUFFIX(const hz_kem_t *kem, uint8_t *pk, uint8_t *sk, const uint8_t *seed) { \
         (void)kem;                                                                               \
+        if (hz__pqfast()) {                                                                      \
+            hz__mlkem_fast_keypair(K, pk, sk, seed);                                             \
+            return 0;                                                                            \
+        }                                                                                        \
         return NS##_crypto_kem_keypair_derand(pk, sk, seed);                                     \
     }                                                                                            \
     static int encaps_##SUFFIX(const hz_kem_t *kem, uint8_t *ct, uint8_t *ss, const uint8_t *pk, \
                                const uint8_t *seed) {                                            \
         (void)kem;                                                                               \
+        if (hz__pqfast()) {                                                                      \
+            hz__mlkem_fast_encaps(K, ct, ss, pk, seed);                                          \
+            return 0;                                                                            \
+        }                                                                                        \
         return NS##_crypto_kem_enc_derand(ct, ss, pk, seed);                                     \
     }                                                                                            \
     static int decaps_##SUFFIX(const hz_kem_t *kem, uint8_t *ss, const uint8_t *ct, const uint8_t *sk) { \
         (void)kem;                                                                               \
+        if (hz__pqfast()) {                                                                      \
+            hz__mlkem_fast_decaps(K, ss, ct, sk);                                                \
+            return 0;                                                                            \
+        }                                                                                        \
         return NS##_crypto_kem_dec(ss, ct, sk);                                                  \
     }                                                                                            \
     static const struct hz_kem_ops ops_##SUFFIX = {keypair_##SUFFIX, encaps_##SUFFIX, decaps_##SUFFIX, \
                                                    mlkem_check_pk, mlkem_check_sk};
 
-MLKEM_OPS(512, PQCLEAN_MLKEM512_CLEAN)
-MLKEM_OPS(768, PQCLEAN_MLKEM768_CLEAN)
-MLKEM_OPS(1024, PQCLEAN_MLKEM1024_CLEAN)
+MLKEM_OPS(512, PQCLEAN_MLKEM512_CLEAN, 2)
+MLKEM_OPS(768, PQCLEAN_MLKEM768_CLEAN, 3)
+MLKEM_OPS(1024, PQCLEAN_MLKEM1024_CLEAN, 4)
 
 int hz__mlkem768_keypair_derand(uint8_t *pk, uint8_t *sk, const uint8_t coins[64]) {
-    return PQCLEAN_MLKEM768_CLEAN_crypto_kem_keypair_derand(pk, sk, coins);
+    return keypair_768(NULL, pk, sk, coins);
 }
 int hz__mlkem768_encaps_derand(uint8_t *ct, uint8_t *ss, const uint8_t *pk, const uint8_t m[32]) {
-    return PQCLEAN_MLKEM768_CLEAN_crypto_kem_enc_derand(ct, ss, pk, m);
+    return encaps_768(NULL, ct, ss, pk, m);
 }
 int hz__mlkem768_decaps(uint8_t *ss, const uint8_t *ct, const uint8_t *sk) {
-    return PQCLEAN_MLKEM768_CLEAN_crypto_kem_dec(ss, ct, sk);
+    return decaps_768(NULL, ss, ct, sk);
 }
 
 static const hz_kem_t kem_mlkem512 = {

@@ -1,21 +1,23 @@
 /*
  * ML-DSA-44/65/87 (FIPS 204) signature objects and the public wrappers.
  *
- * Pure ML-DSA - what the node signs with - goes through PQClean's own entry points, which take
- * the context string. Their randomness (xi at key generation, rnd when signing) is drawn through
- * PQCLEAN_randombytes, so every call here runs under a derandomisation source (rng.c) holding
- * exactly the bytes FIPS 204 says the step consumes: fresh CSPRNG bytes for hedged signing, 32
- * zeros for deterministic signing, the caller's bytes for known-answer tests. HashML-DSA and the
- * internal interface form mu themselves and use mldsa_mu.h.
+ * Each operation runs on our AVX2 implementation (mldsa_fast.c) when the CPU has AVX2, else on
+ * PQClean: its own entry points for pure ML-DSA, which take the context string, and mldsa_mu.h
+ * for HashML-DSA and the internal interface. Randomness (xi at key generation, rnd when
+ * signing) is drawn through PQCLEAN_randombytes on both paths, so every call runs under a
+ * derandomisation source (rng.c) holding exactly the bytes FIPS 204 says the step consumes:
+ * fresh CSPRNG bytes for hedged signing, 32 zeros for deterministic signing, the caller's bytes
+ * for known-answer tests. mu, tr and the pre-hash message M' are formed here with our Keccak.
  */
 #include "crypto/internal.h"
+#include "crypto/keccak.h"
+#include "crypto/pqfast.h"
 
 #include <string.h>
 
 #include <crypto_sign/ml-dsa-44/clean/api.h>
 #include <crypto_sign/ml-dsa-65/clean/api.h>
 #include <crypto_sign/ml-dsa-87/clean/api.h>
-#include <fips202.h>
 #include <openssl/evp.h>
 
 #define MU_LEN 64
@@ -23,10 +25,62 @@
 #define RND_LEN 32
 #define SK_TR_OFFSET 64 /* sk = rho (32) || K (32) || tr (64) || ... */
 
+int PQCLEAN_randombytes(uint8_t *output, size_t n); /* rng.c: the CSPRNG or the derand source */
+
+/* mu = H(tr || 0 || |ctx| || ctx || M, 64) for pure ML-DSA (FIPS 204 Algorithms 2 and 7). */
+static void pure_mu(uint8_t mu[MU_LEN], const uint8_t tr[TR_LEN], const uint8_t *ctx, size_t ctx_len,
+                    const uint8_t *msg, size_t msg_len) {
+    uint8_t pre[2] = {0, (uint8_t)ctx_len};
+    hz_keccak_t h;
+    hz__keccak_init(&h, HZ_SHAKE256_RATE);
+    hz__keccak_absorb(&h, tr, TR_LEN);
+    hz__keccak_absorb(&h, pre, sizeof(pre));
+    if (ctx_len) hz__keccak_absorb(&h, ctx, ctx_len);
+    hz__keccak_absorb(&h, msg, msg_len);
+    hz__keccak_finalize(&h, HZ_KECCAK_SHAKE);
+    hz__keccak_squeeze(&h, mu, MU_LEN);
+}
+
+/* One parameter set's operations: each takes the AVX2 path (mldsa_fast.c) when the CPU has it,
+ * else PQClean's functions (pure ML-DSA) and mldsa_mu.h (from mu). Both draw xi and rnd through
+ * PQCLEAN_randombytes, so the derandomisation of rng.c works the same on either path. */
 #define MLDSA_OPS(P, NS, LEVEL)                                                                  \
-    static const struct hz_sig_ops ops_##P = {NS##_crypto_sign_keypair, NS##_crypto_sign_signature_ctx, \
-                                              NS##_crypto_sign_verify_ctx, hz_mldsa##P##_sign_mu,    \
-                                              hz_mldsa##P##_verify_mu};                          \
+    static int keypair_##P(uint8_t *pk, uint8_t *sk) {                                          \
+        if (!hz__pqfast()) return NS##_crypto_sign_keypair(pk, sk);                              \
+        uint8_t xi[32];                                                                          \
+        int rc = PQCLEAN_randombytes(xi, sizeof(xi));                                            \
+        if (rc == 0) hz__mldsa_fast_keypair(P, pk, sk, xi);                                      \
+        hz_secure_zero(xi, sizeof(xi));                                                          \
+        return rc;                                                                               \
+    }                                                                                            \
+    static int sign_ctx_##P(uint8_t *sig, size_t *siglen, const uint8_t *m, size_t mlen, const uint8_t *ctx, \
+                            size_t ctxlen, const uint8_t *sk) {                                  \
+        if (!hz__pqfast()) return NS##_crypto_sign_signature_ctx(sig, siglen, m, mlen, ctx, ctxlen, sk); \
+        uint8_t rnd[RND_LEN], mu[MU_LEN];                                                        \
+        *siglen = 0;                                                                             \
+        if (ctxlen > 255 || PQCLEAN_randombytes(rnd, sizeof(rnd)) != 0) return -1;              \
+        pure_mu(mu, sk + SK_TR_OFFSET, ctx, ctxlen, m, mlen);                                    \
+        int rc = hz__mldsa_fast_sign_mu(P, sig, mu, rnd, sk);                                    \
+        if (rc == 0) *siglen = NS##_CRYPTO_BYTES;                                                \
+        hz_secure_zero(rnd, sizeof(rnd));                                                        \
+        return rc;                                                                               \
+    }                                                                                            \
+    static int verify_ctx_##P(const uint8_t *sig, size_t siglen, const uint8_t *m, size_t mlen,  \
+                              const uint8_t *ctx, size_t ctxlen, const uint8_t *pk) {            \
+        if (!hz__pqfast()) return NS##_crypto_sign_verify_ctx(sig, siglen, m, mlen, ctx, ctxlen, pk); \
+        if (ctxlen > 255 || siglen != NS##_CRYPTO_BYTES) return -1;                              \
+        uint8_t tr[TR_LEN], mu[MU_LEN];                                                          \
+        hz__shake256(tr, TR_LEN, pk, NS##_CRYPTO_PUBLICKEYBYTES);                                \
+        pure_mu(mu, tr, ctx, ctxlen, m, mlen);                                                   \
+        return hz__mldsa_fast_verify_mu(P, sig, mu, pk);                                         \
+    }                                                                                            \
+    static int sign_mu_##P(uint8_t *sig, const uint8_t mu[64], const uint8_t rnd[32], const uint8_t *sk) { \
+        return hz__pqfast() ? hz__mldsa_fast_sign_mu(P, sig, mu, rnd, sk) : hz_mldsa##P##_sign_mu(sig, mu, rnd, sk); \
+    }                                                                                            \
+    static int verify_mu_##P(const uint8_t *sig, const uint8_t mu[64], const uint8_t *pk) {      \
+        return hz__pqfast() ? hz__mldsa_fast_verify_mu(P, sig, mu, pk) : hz_mldsa##P##_verify_mu(sig, mu, pk); \
+    }                                                                                            \
+    static const struct hz_sig_ops ops_##P = {keypair_##P, sign_ctx_##P, verify_ctx_##P, sign_mu_##P, verify_mu_##P}; \
     static const hz_sig_t sig_mldsa##P = {HZ_SIG_ML_DSA_##P, "ml-dsa-" #P, "FIPS 204", LEVEL,    \
                                           NS##_CRYPTO_PUBLICKEYBYTES, NS##_CRYPTO_SECRETKEYBYTES,  \
                                           NS##_CRYPTO_BYTES, 32, &ops_##P};
@@ -121,13 +175,12 @@ static int prehash_digest(hz_prehash_t ph, const uint8_t *msg, size_t msg_len, u
 
 /* mu = SHAKE256(tr || M', 64) (FIPS 204 Algorithm 7 line 6, Algorithm 8 line 7). */
 static void compute_mu(uint8_t mu[MU_LEN], const uint8_t tr[TR_LEN], const uint8_t *mprime, size_t mprime_len) {
-    shake256incctx st;
-    shake256_inc_init(&st);
-    shake256_inc_absorb(&st, tr, TR_LEN);
-    shake256_inc_absorb(&st, mprime, mprime_len);
-    shake256_inc_finalize(&st);
-    shake256_inc_squeeze(mu, MU_LEN, &st);
-    shake256_inc_ctx_release(&st);
+    hz_keccak_t h;
+    hz__keccak_init(&h, HZ_SHAKE256_RATE);
+    hz__keccak_absorb(&h, tr, TR_LEN);
+    hz__keccak_absorb(&h, mprime, mprime_len);
+    hz__keccak_finalize(&h, HZ_KECCAK_SHAKE);
+    hz__keccak_squeeze(&h, mu, MU_LEN);
 }
 
 static int check_len(const hz_sig_t *alg, const char *what, size_t got, size_t want) {
@@ -248,7 +301,7 @@ int hz_sig_verify(const hz_sig_t *alg, const uint8_t *sig, size_t sig_len, const
     size_t mp_len;
     rc = hash_mprime(o, msg, msg_len, mp, &mp_len);
     if (rc) return rc;
-    shake256(tr, TR_LEN, pk, pk_len);
+    hz__shake256(tr, TR_LEN, pk, pk_len);
     compute_mu(mu, tr, mp, mp_len);
     return verify_result(alg, alg->ops->verify_mu(sig, mu, pk));
 }
@@ -288,7 +341,7 @@ int hz_sig_verify_internal(const hz_sig_t *alg, const uint8_t *sig, size_t sig_l
     if (!rc) rc = check_len(alg, "signature", sig_len, alg->sig_len);
     if (rc) return rc;
     uint8_t tr[TR_LEN], mu[MU_LEN];
-    shake256(tr, TR_LEN, pk, pk_len);
+    hz__shake256(tr, TR_LEN, pk, pk_len);
     compute_mu(mu, tr, mprime, mprime_len);
     return verify_result(alg, alg->ops->verify_mu(sig, mu, pk));
 }

@@ -62,6 +62,10 @@ int hz_node_start(const hz_config_t *cfg, hz_node_t **out) {
         hz_error_wrap(rc, "storage %s", cfg->database_path);
         goto fail;
     }
+    char *artifacts_dir = hz_sprintf("%s/artifacts", cfg->storage_path);
+    rc = hz_ai_store_open(artifacts_dir, &node->artifacts);
+    hz_free(artifacts_dir);
+    if (rc != 0) goto fail;
     if ((rc = node_api_key_setup(node, cfg)) != 0) { hz_error_wrap(rc, "API key"); goto fail; }
 
     hz_http_options_t hopts = {
@@ -78,6 +82,7 @@ int hz_node_start(const hz_config_t *cfg, hz_node_t **out) {
     node->api.node_name = cfg->node_name;
     node->api.started_mono_ns = hz_time_mono_ns();
     node->api.http = node->http;
+    node->api.artifacts = node->artifacts;
     if ((rc = hz_api_register(node->http, &node->api)) != 0) goto fail;
     if ((rc = hz_http_server_start(node->http)) != 0) { hz_error_wrap(rc, "listen %s", cfg->api_listen); goto fail; }
 
@@ -137,6 +142,7 @@ void hz_node_stop(hz_node_t *node) {
         hz_free(node->address_file);
     }
     hz_store_close(node->store);
+    hz_ai_store_close(node->artifacts);
     if (node->new_api_key) hz_secure_free(node->new_api_key, strlen(node->new_api_key) + 1);
     sodium_memzero(node->api_key_hash, sizeof(node->api_key_hash));
     hz_free(node);

@@ -5,6 +5,7 @@
 #include <sodium.h>
 
 #include "hanzo/api.h"
+#include "hanzo/artifact.h"
 #include "hanzo/http.h"
 #include "hanzo/node.h"
 #include "hanzo/store.h"
@@ -12,6 +13,7 @@
 struct hz_node {
     const hz_config_t *cfg;
     hz_store_t *store;
+    hz_ai_store_t *artifacts;   /* <storage>/artifacts */
     hz_http_server_t *http;
     hz_api_t api;
     uint8_t api_key_hash[32];
