@@ -15,8 +15,10 @@
  *   verify.c    the data pass: hz_ai_verify and hz_ai_unpack
  *   layout.c    where a packed file goes (data/weights/, delta/, ...)
  *   pack.c      hz_ai_pack: walk, hash prepass, write with libzip
- *   sign.c      the signature entries: message, sign, parse, verify, hz_ai_sign
+ *   sign.c      the signature entries: message, sign, parse, verify
+ *   signfile.c  hz_ai_sign: adding signatures to an existing archive
  *   info.c      hz_ai_info_t helpers and its JSON form
+ *   util.c      limits' defaults, small file helpers
  *   cid.c       CIDv1 with the BLAKE3 multihash
  *   store.c     the local content-addressed store
  *   location.c  backend locations and their URLs

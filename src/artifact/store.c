@@ -102,6 +102,14 @@ int hz_ai_store_add(hz_ai_store_t *s, const char *path, bool move, const hz_ai_r
     json_object_object_add(j, "archive_blake3", json_object_new_string(hex));
     json_object_object_add(j, "cid", json_object_new_string(cid));
     json_object_object_add(j, "added_at", json_object_new_int64(hz_time_now_ms()));
+    /* Model and QuantizedModel artifacts with GGUF weights can be served by llama.cpp (via
+     * hz_ai_store_model_path): say so, so a model catalogue need not open every archive. */
+    const char *type = info->type_name ? info->type_name : "";
+    for (size_t i = 0; i < info->nfiles && (!strcmp(type, "Model") || !strcmp(type, "QuantizedModel")); i++)
+        if (hz_str_starts_with(info->files[i].path, "data/weights/") && hz_str_ends_with(info->files[i].path, ".gguf")) {
+            json_object_object_add(j, "gguf", json_object_new_string(info->files[i].path));
+            break;
+        }
     if (rename(tmp, ai) != 0) rc = hz_error_errno(HZ_EIO, errno, "rename into %s", ai);
     size_t len;
     const char *text = hz_json_dump(j, &len);

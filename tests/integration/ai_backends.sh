@@ -10,8 +10,10 @@ SERVER="$HZ_SOURCE_DIR/tests/integration/ai_http_server.py"
 
 www=$TMP/www
 mkdir -p "$www"
-python3 "$SERVER" --root "$www" --port-file "$TMP/port" --log "$TMP/server.log" --cut-after 1000000 &
-NODE_PIDS+=($!)
+# started from a subshell so the shell does not report the kill at cleanup as a crashed job
+(python3 "$SERVER" --root "$www" --port-file "$TMP/port" --log "$TMP/server.log" --cut-after 1000000 &
+ echo $! > "$TMP/server.pid")
+NODE_PIDS+=("$(cat "$TMP/server.pid")")
 for i in $(seq 1 100); do [ -s "$TMP/port" ] && break; sleep 0.1; done
 P=$(cat "$TMP/port")
 BASE=http://127.0.0.1:$P

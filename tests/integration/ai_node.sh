@@ -20,6 +20,7 @@ check "upload is 201 (got $STATUS)" test "$STATUS" = 201
 check "  and answers the content hash" test "$(json_get "$BODY" j.content_hash)" = "$HASH"
 check "  verified" test "$(json_get "$BODY" j.data_verified)" = true
 check "  with the archive's CID" test "$(json_get "$BODY" 'j.cid.slice(0,7)')" = bafkr4i
+check "  marked as a loadable GGUF model" test "$(json_get "$BODY" j.gguf)" = data/weights/tiny.gguf
 http POST /v2/artifacts "${AUTH[@]}" --data-binary "@$TMP/a.ai"
 check "the same upload again is 200, existed" test "$STATUS:$(json_get "$BODY" j.existed)" = "200:true"
 http POST /v2/artifacts --data-binary "@$TMP/a.ai"
