@@ -27,6 +27,7 @@ asan:
 	@$(MAKE) --no-print-directory test BUILD=build-asan CMAKE_FLAGS="-DHZ_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug"
 
 bench: build
+	@scripts/bootstrap --with-tools
 	bench/run $(BUILD)
 
 fuzz: bootstrap

@@ -9,6 +9,7 @@
  * TOML layout (every key optional):
  *
  *   node_name = "hanzo-node"
+ *   models_dir = "~/.hanzo/models"   # HANZO_MODELS_DIR          --models-dir
  *   [api]
  *   listen = "127.0.0.1:9550"        # NODE_API_LISTEN_ADDRESS   --api-listen
  *   ws_listen = ""                   # NODE_WS_LISTEN_ADDRESS    --ws-listen
@@ -22,6 +23,14 @@
  *   path = "~/.hanzo/storage"        # NODE_STORAGE_PATH         --storage-path
  *   database_url = ""                # DATABASE_URL (sqlite://PATH; default PATH/hanzo.db)
  *   sqlite_wal = true                # SQLITE_ENABLE_WAL
+ *   [llm]
+ *   ollama_dir = ""                  # OLLAMA_MODELS (unset: ~/.ollama/models)
+ *   ctx = 0                          # HANZO_LLM_CTX (0: the model's, at most 4096)
+ *   parallel = 4                     # HANZO_LLM_PARALLEL
+ *   threads = 0                      # HANZO_LLM_THREADS (0: all cores)
+ *   queue_max = 16                   # HANZO_LLM_QUEUE
+ *   keep_alive_s = 300               # HANZO_KEEP_ALIVE (-1: never unload)
+ *   memory_budget_mb = 0             # HANZO_LLM_MEMORY_MB (0: unlimited)
  *   [log]
  *   level = "info"                   # HANZO_LOG (RUST_LOG-style: "warn,http=debug")
  *   format = "text"                  # HANZO_LOG_FORMAT          --log-format
@@ -56,6 +65,16 @@ typedef struct hz_config {
     char *database_url;        /* always set after load: "sqlite://<path>" */
     char *database_path;       /* the file part of database_url */
     bool sqlite_wal;
+    /* models */
+    char *models_dir;          /* "~" expanded */
+    /* [llm] */
+    char *ollama_dir;          /* NULL: ~/.ollama/models */
+    int64_t llm_ctx;
+    int64_t llm_parallel;
+    int64_t llm_threads;
+    int64_t llm_queue_max;
+    int64_t llm_keep_alive_s;  /* -1: never unload */
+    int64_t llm_memory_budget_mb;
     /* [log] */
     char *log_level;
     char *log_format;          /* "text" or "json" */

@@ -67,6 +67,7 @@ int hz_node_start(const hz_config_t *cfg, hz_node_t **out) {
     hz_free(artifacts_dir);
     if (rc != 0) goto fail;
     if ((rc = node_api_key_setup(node, cfg)) != 0) { hz_error_wrap(rc, "API key"); goto fail; }
+    if ((rc = node_models_start(node, cfg)) != 0) goto fail;
 
     hz_http_options_t hopts = {
         .host = host,
@@ -141,6 +142,7 @@ void hz_node_stop(hz_node_t *node) {
         unlink(node->address_file);
         hz_free(node->address_file);
     }
+    if (node->llm) hz_llm_engine_free(node->llm);
     hz_store_close(node->store);
     hz_ai_store_close(node->artifacts);
     if (node->new_api_key) hz_secure_free(node->new_api_key, strlen(node->new_api_key) + 1);

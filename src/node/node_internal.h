@@ -7,12 +7,14 @@
 #include "hanzo/api.h"
 #include "hanzo/artifact.h"
 #include "hanzo/http.h"
+#include "hanzo/llm.h"
 #include "hanzo/node.h"
 #include "hanzo/store.h"
 
 struct hz_node {
     const hz_config_t *cfg;
     hz_store_t *store;
+    hz_llm_engine_t *llm;    /* local models; registered at start, loaded on first use */
     hz_ai_store_t *artifacts;   /* <storage>/artifacts */
     hz_http_server_t *http;
     hz_api_t api;
@@ -23,5 +25,6 @@ struct hz_node {
 
 int node_api_key_setup(hz_node_t *node, const hz_config_t *cfg);
 bool node_api_key_check(const char *token, size_t len, void *ctx);
+int node_models_start(hz_node_t *node, const hz_config_t *cfg);
 
 #endif

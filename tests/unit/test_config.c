@@ -117,6 +117,7 @@ static void test_defaults(void **state) {
 static const char full_toml[] =
     "# every key\n"
     "node_name = \"edge-1\"\n"
+    "models_dir = \"/srv/models\"\n"
     "[api]\n"
     "listen = \"[::1]:8080\"\n"
     "ws_listen = \"0.0.0.0:8081\"\n"
@@ -129,6 +130,14 @@ static const char full_toml[] =
     "[storage]\n"
     "path = \"/var/lib/hanzo\"\n"
     "sqlite_wal = false\n"
+    "[llm]\n"
+    "ollama_dir = \"/srv/ollama\"\n"
+    "ctx = 2048\n"
+    "parallel = 8\n"
+    "threads = 2\n"
+    "queue_max = 0\n"
+    "keep_alive_s = -1\n"
+    "memory_budget_mb = 4096\n"
     "[log]\n"
     "level = \"warn,http=debug,hanzo::store=trace\"\n"
     "format = \"json\"\n";
@@ -157,6 +166,14 @@ static void test_file_values(void **state) {
     assert_false(cfg.sqlite_wal);
     assert_string_equal(cfg.log_level, "warn,http=debug,hanzo::store=trace");
     assert_string_equal(cfg.log_format, "json");
+    assert_string_equal(cfg.models_dir, "/srv/models");
+    assert_string_equal(cfg.ollama_dir, "/srv/ollama");
+    assert_int_equal(cfg.llm_ctx, 2048);
+    assert_int_equal(cfg.llm_parallel, 8);
+    assert_int_equal(cfg.llm_threads, 2);
+    assert_int_equal(cfg.llm_queue_max, 0);
+    assert_int_equal(cfg.llm_keep_alive_s, -1);
+    assert_int_equal(cfg.llm_memory_budget_mb, 4096);
     for (size_t i = 0; i < config_nkeys; i++) {
         const char *name = config_keys[i].name;
         hz_config_source_t want = strcmp(name, "storage.database_url") == 0 ? HZ_CONFIG_DEFAULT : HZ_CONFIG_FILE;
