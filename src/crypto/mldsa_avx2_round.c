@@ -109,9 +109,17 @@ void hz__dpoly_power2round(hz_dpoly_t *a1, hz_dpoly_t *a0, const hz_dpoly_t *a) 
 /* ---- multiplication by the sparse challenge c ------------------------------------------------ */
 
 void hz__dchal_from(hz_dchal_t *ch, const hz_dpoly_t *c) {
+    /* eight coefficients per step: a mask of the nonzero ones and of the negative ones */
     ch->n = 0;
-    for (unsigned i = 0; i < 256; i++)
-        if (c->c[i]) ch->off[ch->n++] = (uint16_t)((c->c[i] < 0 ? 512 : 0) + 256 - i);
+    for (int i = 0; i < 32; i++) {
+        __m256i x = LD(c, i);
+        unsigned nz = ~(unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(x, _mm256_setzero_si256()))) & 0xFF;
+        unsigned neg = (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(x));
+        for (; nz; nz &= nz - 1) {
+            unsigned j = (unsigned)__builtin_ctz(nz);
+            ch->off[ch->n++] = (uint16_t)((neg >> j & 1 ? 512 : 0) + 256 - (8 * i + (int)j));
+        }
+    }
 }
 
 void hz__dsmall_prep(hz_dsmall_t *e, const hz_dpoly_t *s) {
