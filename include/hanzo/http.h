@@ -9,6 +9,10 @@
  * (413 from Content-Length before reading, or as soon as the body outgrows the limit), then the
  * handler. Every error uses the JSON shape {"error":{"message","type","code"}}.
  *
+ * Large payloads: a route marked HZ_ROUTE_BODY_TO_FILE receives its body in a temporary file
+ * (bounded by max_upload_bytes, not by memory), and hz_http_respond_fd serves a file region
+ * without reading it into memory (sendfile where the kernel allows).
+ *
  * Handlers run on a server thread, must not block for long, and must answer exactly once with
  * one of the hz_http_respond* calls (or start an SSE stream or a WebSocket, or hz_http_defer the
  * answer to another thread). A handler that returns without answering gets a 500.
@@ -39,6 +43,9 @@ enum {
 /* Route flags. */
 enum {
     HZ_ROUTE_PUBLIC = 1 << 0,   /* no authentication (health routes only) */
+    /* Stream the body to a temporary file in upload_dir instead of memory, up to
+     * max_upload_bytes; read it with hz_http_req_body_file. */
+    HZ_ROUTE_BODY_TO_FILE = 1 << 1,
 };
 
 typedef void (*hz_http_handler_fn)(hz_http_req_t *req, void *ctx);
@@ -55,6 +62,9 @@ typedef struct hz_http_options {
     hz_http_auth_fn auth;       /* NULL = every route public (tests only) */
     void *auth_ctx;
     size_t ws_max_frame_bytes;  /* default 16 MiB */
+    const char *upload_dir;     /* HZ_ROUTE_BODY_TO_FILE bodies; default $TMPDIR, else /tmp */
+    uint64_t max_upload_bytes;  /* body limit of HZ_ROUTE_BODY_TO_FILE routes; default 64 GiB */
+    int work_threads;           /* threads of hz_http_defer_work, started on first use; default 2 */
 } hz_http_options_t;
 
 int hz_http_server_new(const hz_http_options_t *opts, hz_http_server_t **out);
@@ -62,7 +72,8 @@ int hz_http_server_new(const hz_http_options_t *opts, hz_http_server_t **out);
  * "/v2/artifacts/{hash}/manifest". methods is a mask of HZ_HTTP_*. */
 int hz_http_route(hz_http_server_t *srv, unsigned methods, const char *pattern, unsigned flags,
                   hz_http_handler_fn handler, void *ctx);
-/* Bind and start serving. HZ_EIO naming the address when the bind fails. */
+/* Bind and start serving. HZ_EIO naming the address when the bind fails, or naming upload_dir
+ * when a route streams bodies to files and that folder is not a writable directory. */
 int hz_http_server_start(hz_http_server_t *srv);
 int hz_http_server_port(hz_http_server_t *srv);
 /* Stop accepting, let in-flight requests and streams finish for up to deadline_ms, then close
@@ -87,6 +98,13 @@ const char *hz_http_req_query(const hz_http_req_t *req, const char *name);
 /* Request header (case-insensitive name); NULL when absent. */
 const char *hz_http_req_header(const hz_http_req_t *req, const char *name);
 const char *hz_http_req_body(const hz_http_req_t *req, size_t *len);
+/* HZ_ROUTE_BODY_TO_FILE routes: the path of the file holding the complete body (mode 0600, in
+ * upload_dir) and its length; NULL for other routes and after hz_http_req_take_body_file. The
+ * file is deleted when the request completes unless the handler takes it. */
+const char *hz_http_req_body_file(const hz_http_req_t *req, uint64_t *len);
+/* Keep the body file: returns its path (owned, hz_free) and the file now belongs to the caller,
+ * who renames, links or deletes it. NULL when there is no body file or it was already taken. */
+char *hz_http_req_take_body_file(hz_http_req_t *req);
 /* Parse the body as strict JSON. On failure the 400 reply has already been sent (naming the
  * byte offset) and the handler must just return. */
 int hz_http_req_json(hz_http_req_t *req, json_object **out);
@@ -96,6 +114,11 @@ int hz_http_req_json(hz_http_req_t *req, json_object **out);
 /* Add a header to the reply that is about to be sent. */
 void hz_http_set_header(hz_http_req_t *req, const char *name, const char *value);
 void hz_http_respond(hz_http_req_t *req, int status, const char *content_type, const void *body, size_t len);
+/* Send len bytes of the open file fd from offset (a Range answer passes its slice). Takes fd in
+ * every case: it is closed after the reply, or at once when the reply cannot be made. The file
+ * must not shrink while it is being sent. Usable from a handler and after hz_http_defer. */
+void hz_http_respond_fd(hz_http_req_t *req, int status, const char *content_type, int fd, uint64_t offset,
+                        uint64_t len);
 /* Takes ownership of obj (json_object_put after rendering). */
 void hz_http_respond_json(hz_http_req_t *req, int status, json_object *obj);
 /* {"error":{"message":...,"type":...,"code":...}}. type e.g. "invalid_request_error". */
@@ -110,6 +133,17 @@ void hz_http_respond_error(hz_http_req_t *req, int status, const char *type, con
  * headers and query arguments in the handler). If the server shuts down first it answers 503
  * itself at the deadline and the late answer is dropped; req stays valid until that answer. */
 void hz_http_defer(hz_http_req_t *req);
+
+/* hz_http_defer, then run fn(req, arg) on the server's worker threads (work_threads of them):
+ * for long work such as verifying an upload. fn must answer req exactly once. Returns 0 when
+ * queued; otherwise req has been answered (503) and fn will not run, so the caller frees arg.
+ * Shutdown waits for running work after answering its requests with 503; fn can notice that
+ * with hz_http_req_abandoned and stop early. */
+typedef void (*hz_http_work_fn)(hz_http_req_t *req, void *arg);
+int hz_http_defer_work(hz_http_req_t *req, hz_http_work_fn fn, void *arg);
+/* True once a deferred request no longer needs its answer (the server answered it at
+ * shutdown). Any thread. */
+bool hz_http_req_abandoned(hz_http_req_t *req);
 
 /* ---- server-sent events --------------------------------------------------------------- */
 

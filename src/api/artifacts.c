@@ -8,12 +8,13 @@
  *   GET    /v2/artifacts/{hash}/manifest its manifest.json, as stored
  *   DELETE /v2/artifacts/{hash}
  *
- * The HTTP server buffers request bodies up to its body limit (16 MiB by default) and has no file
- * responses yet, so for now uploads are bounded by that limit and a response carries at most
- * API_MAX_SEND bytes of the archive (larger archives are served through Range requests). Both
- * limits go away once the server can stream a body to disk and a file from disk; the handlers
- * already work on files, not buffers. An upload that fails verification is a 400 whose error code
- * is the rejection reason ("path_traversal", "hash_mismatch", ...).
+ * Archives can be far larger than memory, so neither direction holds one: the upload route streams
+ * its body to a file in the server's upload folder (HZ_ROUTE_BODY_TO_FILE, bounded by the server's
+ * max_upload_bytes), and downloads are sent from the stored file with hz_http_respond_fd. Verifying
+ * an upload reads every byte (BLAKE3 of many GiB takes seconds), so it runs on the server's worker
+ * threads (hz_http_defer_work), not on a thread that serves requests; if the server shuts down
+ * first, the verification is cancelled through its progress callback. An upload that fails
+ * verification is a 400 whose error code is the rejection reason ("path_traversal", ...).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,8 +25,6 @@
 
 #include "api_internal.h"
 #include "hanzo/artifact.h"
-
-#define API_MAX_SEND ((uint64_t)64 << 20)
 
 static int status_of(int rc) {
     switch (rc) {
@@ -52,37 +51,56 @@ static bool store_ready(hz_http_req_t *req, hz_api_t *api) {
     return false;
 }
 
+typedef struct {
+    hz_api_t *api;
+    char *path;      /* the uploaded body, ours to move or delete */
+    uint64_t len;
+} upload_t;
+
+static bool keep_going(void *ctx, const char *phase, uint64_t done, uint64_t total) {
+    (void)phase, (void)done, (void)total;
+    return !hz_http_req_abandoned(ctx);
+}
+
+/* On a worker thread: verify the uploaded file and move it into the store. */
+static void upload_work(hz_http_req_t *req, void *arg) {
+    upload_t *up = arg;
+    hz_ai_read_opts_t ro = {.progress = keep_going, .progress_ctx = req};
+    char hash[HZ_AI_HASH_HEX_LEN + 1];
+    bool existed = false;
+    int rc = hz_ai_store_add(up->api->artifacts, up->path, true, &ro, hash, &existed);
+    unlink(up->path);  /* still there when it was rejected, or copied rather than moved */
+    json_object *summary = NULL;
+    if (!rc) rc = hz_ai_store_get(up->api->artifacts, hash, &summary);
+    if (rc) {
+        respond_failure(req, rc);
+    } else {
+        json_object_object_add(summary, "existed", json_object_new_boolean(existed));
+        hz_log_info("api", "artifact %s %s (%llu bytes)", hash, existed ? "already stored" : "stored",
+                    (unsigned long long)up->len);
+        hz_http_respond_json(req, existed ? 200 : 201, summary);
+    }
+    hz_free(up->path);
+    hz_free(up);
+}
+
 void api_artifacts_upload(hz_http_req_t *req, void *ctx) {
     hz_api_t *api = ctx;
     if (!store_ready(req, api)) return;
-    size_t len;
-    const char *body = hz_http_req_body(req, &len);
-    if (!body || len == 0) {
+    uint64_t len = 0;
+    if (!hz_http_req_body_file(req, &len) || len == 0) {
         hz_http_respond_error(req, 400, "invalid_request_error", "empty_body", "send the .ai archive as the request body");
         return;
     }
-    char *tmp = hz_ai_store_tmp_path(api->artifacts);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    int rc = 0;
-    for (size_t off = 0; fd >= 0 && off < len && !rc;) {
-        ssize_t n = write(fd, body + off, len - off);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) rc = hz_error_errno(HZ_EIO, errno, "write %s", tmp);
-        else off += (size_t)n;
+    upload_t *up = hz_malloc(sizeof(*up));
+    up->api = api;
+    up->len = len;
+    up->path = hz_http_req_take_body_file(req);
+    if (hz_http_defer_work(req, upload_work, up) != 0) {  /* answered 503 already */
+        unlink(up->path);
+        hz_free(up->path);
+        hz_free(up);
     }
-    if (fd < 0) rc = hz_error_errno(HZ_EIO, errno, "%s", tmp);
-    else close(fd);
-    char hash[HZ_AI_HASH_HEX_LEN + 1];
-    bool existed = false;
-    if (!rc) rc = hz_ai_store_add(api->artifacts, tmp, true, NULL, hash, &existed);
-    unlink(tmp);
-    hz_free(tmp);
-    if (rc) { respond_failure(req, rc); return; }
-    json_object *summary = NULL;
-    if ((rc = hz_ai_store_get(api->artifacts, hash, &summary))) { respond_failure(req, rc); return; }
-    json_object_object_add(summary, "existed", json_object_new_boolean(existed));
-    hz_log_info("api", "artifact %s %s (%zu bytes)", hash, existed ? "already stored" : "stored", len);
-    hz_http_respond_json(req, existed ? 200 : 201, summary);
 }
 
 void api_artifacts_list(hz_http_req_t *req, void *ctx) {
@@ -156,28 +174,6 @@ void api_artifacts_download(hz_http_req_t *req, void *ctx) {
                               (unsigned long long)size);
         return;
     }
-    if (len > API_MAX_SEND) {
-        close(fd);
-        hz_http_set_header(req, "Accept-Ranges", "bytes");
-        hz_http_respond_error(req, 413, "invalid_request_error", "response_too_large",
-                              "the archive has %llu bytes; request it in ranges of at most %llu bytes (Range: bytes=START-END)",
-                              (unsigned long long)size, (unsigned long long)API_MAX_SEND);
-        return;
-    }
-    char *buf = hz_malloc(len ? (size_t)len : 1);
-    size_t done = 0;
-    while (done < len) {
-        ssize_t n = pread(fd, buf + done, (size_t)len - done, (off_t)(start + done));
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
-        done += (size_t)n;
-    }
-    close(fd);
-    if (done != len) {
-        hz_free(buf);
-        hz_http_respond_error(req, 500, "server_error", "read_failed", "reading the archive failed");
-        return;
-    }
     hz_http_set_header(req, "Accept-Ranges", "bytes");
     snprintf(hdr, sizeof(hdr), "\"%s\"", hash);
     hz_http_set_header(req, "ETag", hdr);
@@ -188,8 +184,9 @@ void api_artifacts_download(hz_http_req_t *req, void *ctx) {
                  (unsigned long long)size);
         hz_http_set_header(req, "Content-Range", hdr);
     }
-    hz_http_respond(req, r > 0 ? 206 : 200, "application/zip", buf, (size_t)len);
-    hz_free(buf);
+    /* Stored archives are replaced by rename, never rewritten in place, so the open file keeps
+     * its size while it is sent. */
+    hz_http_respond_fd(req, r > 0 ? 206 : 200, "application/zip", fd, start, len);
 }
 
 void api_artifacts_manifest(hz_http_req_t *req, void *ctx) {

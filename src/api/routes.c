@@ -16,7 +16,7 @@ int hz_api_register(hz_http_server_t *srv, hz_api_t *api) {
         {HZ_HTTP_GET, "/health", HZ_ROUTE_PUBLIC, api_health},
         {HZ_HTTP_GET, "/v2/health_check", HZ_ROUTE_PUBLIC, api_health},
         {HZ_HTTP_GET, "/metrics", 0, api_metrics},
-        {HZ_HTTP_POST, "/v2/artifacts", 0, api_artifacts_upload},
+        {HZ_HTTP_POST, "/v2/artifacts", HZ_ROUTE_BODY_TO_FILE, api_artifacts_upload},
         {HZ_HTTP_GET, "/v2/artifacts", 0, api_artifacts_list},
         {HZ_HTTP_GET, "/v2/artifacts/{hash}", 0, api_artifacts_download},
         {HZ_HTTP_DELETE, "/v2/artifacts/{hash}", 0, api_artifacts_delete},

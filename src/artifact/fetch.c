@@ -8,7 +8,6 @@
  * starts over on a 200 (a server that ignores Range), and treats a 416 whose total is N as done.
  * A URL different from the one recorded starts from zero: two mirrors need not hold the same
  * bytes for the same content. Each location gets a few attempts while it keeps making progress.
- * From another hanzo node the file is requested in 32 MiB ranges (its responses are capped).
  *
  * Nothing that arrives is trusted: the finished part file is verified in full (structure, every
  * hash, signatures, the caller's trust list), its content hash must be the one asked for, and a
@@ -27,8 +26,6 @@
 #include <unistd.h>
 
 #define MAX_ATTEMPTS 4
-/* A hanzo node answers at most 64 MiB per response until its HTTP server streams files. */
-#define NODE_CHUNK ((uint64_t)32 << 20)
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static void curl_init(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
@@ -141,7 +138,7 @@ static CURL *easy(const char *url, const char *api_key, const hz_ai_fetch_opts_t
 
 /* One request; resumes from the part file's size. *progress says whether bytes arrived. */
 static int download_once(const char *url, const char *api_key, int fd, const hz_ai_fetch_opts_t *o, uint64_t max,
-                         uint64_t chunk, bool *progress, bool *done) {
+                         bool *progress, bool *done) {
     *progress = false;
     *done = false;
     struct stat st;
@@ -152,10 +149,7 @@ static int download_once(const char *url, const char *api_key, int fd, const hz_
     CURL *c = easy(url, api_key, o, &hdrs);
     if (!c) return hz_error_set(HZ_EINTERNAL, "curl_easy_init failed");
     char range[64];
-    if (chunk) {
-        snprintf(range, sizeof(range), "%llu-%llu", (unsigned long long)d.offset, (unsigned long long)(d.offset + chunk - 1));
-        curl_easy_setopt(c, CURLOPT_RANGE, range);
-    } else if (d.offset > 0) {
+    if (d.offset > 0) {
         snprintf(range, sizeof(range), "%llu-", (unsigned long long)d.offset);
         curl_easy_setopt(c, CURLOPT_RANGE, range);
     }
@@ -188,7 +182,6 @@ static int download_once(const char *url, const char *api_key, int fd, const hz_
         return hz_error_set(d.status == 404 ? HZ_ENOTFOUND : d.status == 401 || d.status == 403 ? HZ_EAUTH : HZ_EIO,
                             "%s: HTTP %ld", url, d.status);
     if (d.status == 206 && d.range_total != d.offset + d.received) {
-        if (chunk && d.received > 0) return 0; /* one piece done; not finished */
         return hz_error_set(HZ_EIO, "%s: have %llu of %llu bytes", url, (unsigned long long)(d.offset + d.received),
                             (unsigned long long)d.range_total);
     }
@@ -196,10 +189,8 @@ static int download_once(const char *url, const char *api_key, int fd, const hz_
     return 0;
 }
 
-/* Download url into part, resuming what a previous attempt at the same URL left. With chunk > 0
- * the file is requested in ranges of that size (hanzo nodes cap one response). */
-static int download(const char *url, const char *api_key, const char *part, const hz_ai_fetch_opts_t *o, uint64_t max,
-                    uint64_t chunk) {
+/* Download url into part, resuming what a previous attempt at the same URL left. */
+static int download(const char *url, const char *api_key, const char *part, const hz_ai_fetch_opts_t *o, uint64_t max) {
     char *src = hz_sprintf("%s.src", part), *prev = NULL;
     size_t plen;
     bool same = ai_read_file(src, 8192, &prev, &plen) == 0 && strcmp(prev, url) == 0;
@@ -214,9 +205,8 @@ static int download(const char *url, const char *api_key, const char *part, cons
     }
     for (int attempt = 0; !rc && attempt < MAX_ATTEMPTS;) {
         bool progress, done;
-        rc = download_once(url, api_key, fd, o, max, chunk, &progress, &done);
+        rc = download_once(url, api_key, fd, o, max, &progress, &done);
         if (!rc && done) break;
-        if (!rc) continue; /* a piece of a chunked download */
         if (rc == HZ_ECLOSED || rc == HZ_ETOOBIG || !progress) break;
         hz_log_info("artifact", "%s; resuming", hz_error_last());
         rc = 0; /* progress was made: try again from where it stopped */
@@ -251,7 +241,7 @@ static int try_location(const char *hash, const hz_ai_location_t *loc, const cha
         hz_free(from);
     } else {
         char *url = hz_ai_location_url(loc, hash);
-        rc = download(url, loc->api_key, part, o, max, loc->kind == HZ_AI_LOC_NODE ? NODE_CHUNK : 0);
+        rc = download(url, loc->api_key, part, o, max);
         hz_free(url);
     }
     if (rc) return rc;

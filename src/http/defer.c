@@ -12,6 +12,10 @@
  * srv->lock by setting req->responded, and the request stays on srv->defer_head until its
  * answer is parked, so shutdown knows when no suspended connection is left (libmicrohttpd
  * aborts if stopped with one).
+ *
+ * hz_http_defer_work adds a small pool of threads owned by the server for work too long for a
+ * server thread (verifying a multi-GiB upload). The server joins it at shutdown, after it has
+ * answered the parked requests, so the work never outlives what its owner frees afterwards.
  */
 #include <string.h>
 
@@ -73,6 +77,7 @@ void hz_defer_queue(hz_http_req_t *req, int status, struct MHD_Response *res) {
 
 void hz_req_free(hz_http_req_t *req) {
     if (req->pending) MHD_destroy_response(req->pending);  /* never queued: the connection died */
+    hz_upload_drop(req);
     hz_buf_free(&req->body);
     hz_buf_free(&req->headers);
     hz_free(req->pheap);
@@ -113,4 +118,50 @@ int hz_defer_close_all(hz_http_server_t *srv) {
     }
     pthread_mutex_unlock(&srv->lock);
     return busy;
+}
+
+/* ---- work on the server's threads ---------------------------------------------------------- */
+
+typedef struct {
+    hz_http_req_t *req;
+    hz_http_work_fn fn;
+    void *arg;
+} work_t;
+
+static void run_work(void *p) {
+    work_t *w = p;
+    w->fn(w->req, w->arg);
+    hz_free(w);
+}
+
+int hz_http_defer_work(hz_http_req_t *req, hz_http_work_fn fn, void *arg) {
+    hz_http_server_t *srv = req->srv;
+    hz_http_defer(req);
+    if (!req->deferred) /* answered 503 (shutting down), or misuse, logged by hz_http_defer */
+        return hz_error_set(HZ_ECLOSED, "request %s was not deferred", req->id);
+    work_t *w = hz_malloc(sizeof(*w));
+    *w = (work_t){.req = req, .fn = fn, .arg = arg};
+    pthread_mutex_lock(&srv->lock);
+    int rc = HZ_ECLOSED;
+    if (!srv->defer_closed) {
+        if (!srv->work) srv->work = hz_pool_new(srv->work_threads, 1024, "http-work");
+        rc = srv->work ? hz_pool_submit(srv->work, run_work, w) : HZ_EINTERNAL;
+    }
+    pthread_mutex_unlock(&srv->lock);
+    if (rc == 0) return 0;
+    hz_free(w);
+    /* Answered here, or dropped when shutdown answered first; either way our reference goes. */
+    if (rc == HZ_EBUSY)
+        hz_http_respond_error(req, 503, "server_error", "server_busy", "the server is busy; try again later");
+    else
+        hz_http_respond_error(req, 503, "server_error", "shutting_down", "the server is shutting down");
+    return rc;
+}
+
+bool hz_http_req_abandoned(hz_http_req_t *req) {
+    if (!req->deferred) return false;
+    pthread_mutex_lock(&req->srv->lock);
+    bool gone = req->responded;
+    pthread_mutex_unlock(&req->srv->lock);
+    return gone;
 }

@@ -6,7 +6,9 @@
  *   request.c   request accessors and the hz_http_respond* family
  *   metrics.c   lock-free counters and the Prometheus text rendering
  *   sse.c       server-sent event streams over MHD suspend/resume
- *   defer.c     answers given later from another thread (MHD suspend/resume again)
+ *   defer.c     answers given later from another thread (MHD suspend/resume again), and
+ *               the worker threads of hz_http_defer_work
+ *   upload.c    request bodies streamed to temporary files (HZ_ROUTE_BODY_TO_FILE)
  *   upgrade.c   the HTTP side of the WebSocket handshake and the connection threads
  *
  * Locking: the route table is immutable after start, so matching takes no lock. Metrics use
@@ -112,6 +114,10 @@ struct hz_http_server {
     hz_http_auth_fn auth;
     void *auth_ctx;
     size_t ws_max;
+    char *upload_dir;
+    uint64_t max_upload;
+    int work_threads;
+    hz_pool_t *work;                   /* hz_http_defer_work; created on first use, under lock */
 
     hz_router_t router;
     hz_http_metrics_t metrics;
@@ -139,6 +145,7 @@ typedef enum {
     HZ_EARLY_TOO_LARGE,
     HZ_EARLY_PREFLIGHT,
     HZ_EARLY_OPTIONS,
+    HZ_EARLY_UPLOAD_FAILED,            /* the body file could not be created or written */
 } hz_early_t;
 
 struct hz_http_req {
@@ -153,6 +160,8 @@ struct hz_http_req {
     int64_t t0_ns;
     uint64_t content_length;           /* declared, 0 when absent */
     uint64_t discarded;                /* body bytes received past the limit (then dropped) */
+    uint64_t discard_max;              /* past this many, stop reading and drop the connection */
+    uint64_t body_limit;               /* max_body, or max_upload for a body streamed to a file */
     const char *cors_origin;           /* our copy of the allowed Origin, or NULL */
     hz_early_t early;
     bool has_body;
@@ -169,6 +178,13 @@ struct hz_http_req {
     hz_ws_conn_t *ws_pending;          /* upgrade.c: queued 101 not yet taken over */
     hz_sse_t *sse;                     /* sse.c: our reference, dropped at completion */
     hz_buf_t body;
+    bool to_file;                      /* upload.c: the body goes to the file below, not to body */
+    bool file_named;                   /* file_path names the file (else O_TMPFILE, unnamed yet) */
+    int file_fd;                       /* open while the body streams in, -1 after */
+    char *file_path;                   /* owned; NULL once taken by the handler */
+    uint64_t file_len;
+    int file_errno;                    /* why the body file failed (HZ_EARLY_UPLOAD_FAILED) */
+    const char *file_step;             /* "create", "write" or "name" */
     hz_buf_t headers;                  /* hz_http_set_header: "name\0value\0" pairs */
     int nparams;
     const char *pnames[HZ_HTTP_MAX_PARAMS];
@@ -202,6 +218,16 @@ void hz_req_free(hz_http_req_t *req);
 /* Server shutdown: answer 503 to every deferred request; returns how many are still being
  * answered by their owners (wait for 0 before stopping the daemon). */
 int hz_defer_close_all(hz_http_server_t *srv);
+
+/* upload.c */
+/* Create the body file in srv->upload_dir. False (file_errno, file_step set) on failure. */
+bool hz_upload_open(hz_http_req_t *req);
+/* Append a piece of body; false after a failed write, which also drops the file. */
+bool hz_upload_write(hz_http_req_t *req, const char *data, size_t n);
+/* The body is complete: close the file and give it its name. False on failure. */
+bool hz_upload_finish(hz_http_req_t *req);
+/* Drop the file (closed and deleted) unless the handler took it. Safe to call twice. */
+void hz_upload_drop(hz_http_req_t *req);
 
 /* upgrade.c */
 /* Request finished: free a queued upgrade that never took over its socket. */

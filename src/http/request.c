@@ -10,6 +10,7 @@
  * sent, because libmicrohttpd would reject it anyway.
  */
 #include <string.h>
+#include <unistd.h>
 
 #include "http_internal.h"
 
@@ -113,6 +114,34 @@ void hz_http_respond(hz_http_req_t *req, int status, const char *content_type, c
         res = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
         status = 500;
         if (!res) return;
+    }
+    if (content_type) add_header(req, res, "Content-Type", content_type);
+    hz_http_queue(req, status, res);
+}
+
+void hz_http_respond_fd(hz_http_req_t *req, int status, const char *content_type, int fd, uint64_t offset,
+                        uint64_t len) {
+    if (!hz_http_claim(req)) {
+        close(fd);
+        return;
+    }
+    /* libmicrohttpd reads the region with pread (or sends it with sendfile) and closes fd when
+     * the response is destroyed; it refuses regions past INT64_MAX. */
+    struct MHD_Response *res = MHD_create_response_from_fd_at_offset64(len, fd, offset);
+    if (!res) {
+        close(fd);
+        hz_log_error("http", "request %s: cannot create a reply from a file (offset %llu, %llu bytes)", req->id,
+                     (unsigned long long)offset, (unsigned long long)len);
+        size_t blen;
+        char *body = hz_http_error_body("server_error", "internal_error", "the reply could not be created", &blen);
+        res = MHD_create_response_from_buffer_with_free_callback(blen, body, hz_free);
+        if (!res) {
+            hz_free(body);
+            hz_http_queue(req, 500, NULL);  /* marks req answered; the connection just closes */
+            return;
+        }
+        content_type = "application/json";
+        status = 500;
     }
     if (content_type) add_header(req, res, "Content-Type", content_type);
     hz_http_queue(req, status, res);

@@ -10,7 +10,9 @@
  * want the body of a 413 or a 401) and the connection closes, which is what a client sending
  * such a body should expect. libmicrohttpd accepts a reply only on the first or the last call,
  * never while the body streams in, so a chunked body that outgrows the limit is read to its
- * end and dropped (up to a bound) before its 413 goes out.
+ * end and dropped (up to a bound) before its 413 goes out. Routes marked HZ_ROUTE_BODY_TO_FILE
+ * take the same path with max_upload_bytes as the limit and a file (upload.c) instead of memory;
+ * a write that fails there (disk full) is answered the same way, with 507 or 500.
  *
  * The completion callback ends every request whatever happened: it records metrics, writes the
  * access log line, tells an SSE stream its client is gone, and frees the request. Nothing on
@@ -25,12 +27,15 @@
 #include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "http_internal.h"
 #include "websocket.h"
 
 #define DEFAULT_MAX_BODY (16u << 20)
+#define DEFAULT_MAX_UPLOAD ((uint64_t)64 << 30)
+#define DEFAULT_WORK_THREADS 2
 #define DEFAULT_TIMEOUT_S 300
 #define CONNECTION_LIMIT 4096u
 #define BODY_PRERESERVE (1u << 20)
@@ -47,6 +52,8 @@ int hz_http_server_new(const hz_http_options_t *opts, hz_http_server_t **out) {
         return hz_error_set(HZ_EINVAL, "HTTP threads %d is out of range 0-1024", o.threads);
     if (o.request_timeout_s < 0)
         return hz_error_set(HZ_EINVAL, "HTTP request timeout %d s is negative", o.request_timeout_s);
+    if (o.work_threads < 0 || o.work_threads > 256)
+        return hz_error_set(HZ_EINVAL, "HTTP work_threads %d is out of range 0-256", o.work_threads);
     hz_http_server_t *srv = hz_calloc(1, sizeof(*srv));
     srv->host = hz_strdup(o.host && *o.host ? o.host : "127.0.0.1");
     srv->port = o.port;
@@ -58,6 +65,10 @@ int hz_http_server_new(const hz_http_options_t *opts, hz_http_server_t **out) {
     srv->max_body = o.max_body_bytes ? o.max_body_bytes : DEFAULT_MAX_BODY;
     srv->timeout_s = o.request_timeout_s ? o.request_timeout_s : DEFAULT_TIMEOUT_S;
     srv->ws_max = o.ws_max_frame_bytes ? o.ws_max_frame_bytes : DEFAULT_MAX_BODY;
+    srv->max_upload = o.max_upload_bytes ? o.max_upload_bytes : DEFAULT_MAX_UPLOAD;
+    srv->work_threads = o.work_threads ? o.work_threads : DEFAULT_WORK_THREADS;
+    const char *tmpdir = getenv("TMPDIR");
+    srv->upload_dir = hz_strdup(o.upload_dir && *o.upload_dir ? o.upload_dir : tmpdir && *tmpdir ? tmpdir : "/tmp");
     srv->auth = o.auth;
     srv->auth_ctx = o.auth_ctx;
     if (o.cors_origins && o.cors_origins[0]) {
@@ -234,8 +245,14 @@ static hz_http_req_t *req_begin(hz_http_server_t *srv, struct MHD_Connection *co
     }
 
     /* 5. declared body size */
-    if (clen > srv->max_body) {
+    bool to_file = rt->h[idx].flags & HZ_ROUTE_BODY_TO_FILE;
+    req->body_limit = to_file ? srv->max_upload : srv->max_body;
+    if (clen > req->body_limit) {
         req->early = HZ_EARLY_TOO_LARGE;
+        return req;
+    }
+    if (to_file) {
+        if (!hz_upload_open(req)) req->early = HZ_EARLY_UPLOAD_FAILED;
         return req;
     }
     /* Reserve what was announced, up to a point: a client announcing 16 MiB on many connections
@@ -245,13 +262,27 @@ static hz_http_req_t *req_begin(hz_http_server_t *srv, struct MHD_Connection *co
 }
 
 static void respond_too_large(hz_http_req_t *req) {
-    if (req->content_length > req->srv->max_body)
+    if (req->content_length > req->body_limit)
         hz_http_respond_error(req, 413, "invalid_request_error", "request_too_large",
-                              "request body of %llu bytes exceeds the limit of %zu bytes",
-                              (unsigned long long)req->content_length, req->srv->max_body);
+                              "request body of %llu bytes exceeds the limit of %llu bytes",
+                              (unsigned long long)req->content_length, (unsigned long long)req->body_limit);
     else
         hz_http_respond_error(req, 413, "invalid_request_error", "request_too_large",
-                              "request body exceeds the limit of %zu bytes", req->srv->max_body);
+                              "request body exceeds the limit of %llu bytes", (unsigned long long)req->body_limit);
+}
+
+static void respond_upload_failed(hz_http_req_t *req) {
+    int err = req->file_errno;
+    bool full = err == ENOSPC || err == EDQUOT;
+    hz_log_error("http", "request %s: cannot %s the body file in %s after %llu bytes: %s", req->id, req->file_step,
+                 req->srv->upload_dir, (unsigned long long)req->file_len, strerror(err));
+    hz_http_respond_error(req, full ? 507 : 500, "server_error",
+                          full ? "insufficient_storage" : "upload_failed",
+                          "the server cannot store the request body (%s the file in its upload folder failed after "
+                          "%llu bytes: %s)",
+                          strcmp(req->file_step, "create") == 0 ? "creating" : strcmp(req->file_step, "name") == 0
+                                                                                   ? "naming" : "writing",
+                          (unsigned long long)req->file_len, strerror(err));
 }
 
 static void send_early(hz_http_req_t *req) {
@@ -280,6 +311,9 @@ static void send_early(hz_http_req_t *req) {
     case HZ_EARLY_TOO_LARGE:
         respond_too_large(req);
         break;
+    case HZ_EARLY_UPLOAD_FAILED:
+        respond_upload_failed(req);
+        break;
     case HZ_EARLY_PREFLIGHT:
         hz_http_set_header(req, MHD_HTTP_HEADER_ACCESS_CONTROL_ALLOW_METHODS, rt->allow);
         hz_http_set_header(req, "Access-Control-Allow-Headers", "Authorization, Content-Type, X-Request-Id");
@@ -293,11 +327,14 @@ static void send_early(hz_http_req_t *req) {
     }
 }
 
-/* How far past the limit a streamed body may run before we stop reading and drop the
- * connection instead of answering 413. */
-static uint64_t discard_allowance(hz_http_server_t *srv) {
-    uint64_t extra = srv->max_body < (1u << 20) ? (1u << 20) : srv->max_body;
-    return (uint64_t)srv->max_body + extra;
+/* From now on the rest of the body is read and dropped, so that the error can be answered at
+ * its end; but only so much of it: past that we stop reading and drop the connection. */
+static void start_discarding(hz_http_req_t *req, hz_early_t why, uint64_t already) {
+    uint64_t extra = req->body_limit < (1u << 20) ? (1u << 20) : req->body_limit;
+    if (extra > ((uint64_t)64 << 20)) extra = (uint64_t)64 << 20;
+    req->early = why;
+    req->discarded = already;
+    req->discard_max = (why == HZ_EARLY_TOO_LARGE ? req->body_limit : already) + extra;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
@@ -313,16 +350,24 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         size_t n = *upload_size;
         *upload_size = 0;
         if (req->responded) return MHD_YES;  /* an early reply is out; the rest is discarded */
-        if (req->early == HZ_EARLY_TOO_LARGE) {
+        if (req->early == HZ_EARLY_TOO_LARGE || req->early == HZ_EARLY_UPLOAD_FAILED) {
             /* libmicrohttpd 0.9.75 cannot queue a reply in the middle of a body, so the 413
              * waits for the end of it; bytes past the limit are counted, not kept, and a
              * client that keeps going far beyond the limit is cut off without a reply. */
             req->discarded += n;
-            return req->discarded > discard_allowance(srv) ? MHD_NO : MHD_YES;
+            return req->discarded > req->discard_max ? MHD_NO : MHD_YES;
+        }
+        if (req->to_file) {
+            if (n > req->body_limit - req->file_len) {
+                start_discarding(req, HZ_EARLY_TOO_LARGE, req->file_len + n);
+                hz_upload_drop(req);
+            } else if (!hz_upload_write(req, upload, n)) {
+                start_discarding(req, HZ_EARLY_UPLOAD_FAILED, 0);
+            }
+            return MHD_YES;
         }
         if (n > srv->max_body - req->body.len) {
-            req->early = HZ_EARLY_TOO_LARGE;
-            req->discarded = req->body.len + n;
+            start_discarding(req, HZ_EARLY_TOO_LARGE, req->body.len + n);
             hz_buf_free(&req->body);
             return MHD_YES;
         }
@@ -340,6 +385,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return ok;
     }
     if (req->responded) return MHD_YES;
+    if (!req->early && req->to_file && !hz_upload_finish(req)) req->early = HZ_EARLY_UPLOAD_FAILED;
     if (req->early) {
         send_early(req);
         return MHD_YES;
@@ -434,8 +480,26 @@ static int resolve(const char *host, int port, struct sockaddr_storage *sa, int 
     return 0;
 }
 
+/* A route that streams bodies to files needs upload_dir now, not at the first upload. */
+static int check_upload_dir(hz_http_server_t *srv) {
+    bool needed = false;
+    for (int i = 0; i < srv->router.nroutes && !needed; i++)
+        for (int m = 0; m < HZ_HTTP_NMETHODS; m++)
+            if (srv->router.routes[i]->h[m].fn && (srv->router.routes[i]->h[m].flags & HZ_ROUTE_BODY_TO_FILE))
+                needed = true;
+    struct stat st;
+    if (!needed) return 0;
+    if (stat(srv->upload_dir, &st) != 0) return hz_error_errno(HZ_EIO, errno, "HTTP upload_dir %s", srv->upload_dir);
+    if (!S_ISDIR(st.st_mode)) return hz_error_set(HZ_EIO, "HTTP upload_dir %s is not a directory", srv->upload_dir);
+    if (access(srv->upload_dir, W_OK | X_OK) != 0)
+        return hz_error_errno(HZ_EIO, errno, "HTTP upload_dir %s is not writable", srv->upload_dir);
+    return 0;
+}
+
 int hz_http_server_start(hz_http_server_t *srv) {
     if (srv->started) return hz_error_set(HZ_ESTATE, "HTTP server already started");
+    int urc = check_upload_dir(srv);
+    if (urc) return urc;
     struct sockaddr_storage sa;
     int family = 0, rc = resolve(srv->host, srv->port, &sa, &family);
     if (rc) return rc;
@@ -518,6 +582,13 @@ void hz_http_server_shutdown(hz_http_server_t *srv, int deadline_ms) {
     while (in_flight(srv) > 0 && hz_time_mono_ns() < end) hz_sleep_ms(SHUTDOWN_POLL_MS);
     MHD_stop_daemon(srv->daemon);
     srv->daemon = NULL;
+    /* Work still running answers requests that were already answered (its answers are dropped)
+     * but may use things its owner frees after shutdown: wait for it. */
+    pthread_mutex_lock(&srv->lock);
+    hz_pool_t *work = srv->work;
+    srv->work = NULL;
+    pthread_mutex_unlock(&srv->lock);
+    if (work) hz_pool_free(work);
 }
 
 void hz_http_server_free(hz_http_server_t *srv) {
@@ -525,6 +596,7 @@ void hz_http_server_free(hz_http_server_t *srv) {
     hz_http_server_shutdown(srv, 0);
     hz_router_free(&srv->router);
     hz_metrics_free(&srv->metrics);
+    hz_free(srv->upload_dir);
     if (srv->cors) {
         for (char **o = srv->cors; *o; o++) hz_free(*o);
         hz_free(srv->cors);

@@ -17,6 +17,9 @@
 
 static const char *MOD = "node";
 
+/* Largest request body streamed to disk (artifact uploads); other bodies keep max_body_bytes. */
+#define NODE_MAX_UPLOAD_BYTES ((uint64_t)256 << 30)
+
 /* mkdir -p with mode 0700 for every component we create. */
 static int make_dirs(const char *path) {
     char *p = hz_strdup(path);
@@ -68,6 +71,10 @@ int hz_node_start(const hz_config_t *cfg, hz_node_t **out) {
     if (rc != 0) goto fail;
     if ((rc = node_api_key_setup(node, cfg)) != 0) { hz_error_wrap(rc, "API key"); goto fail; }
     if ((rc = node_models_start(node, cfg)) != 0) goto fail;
+    /* Uploads stream into <storage>/tmp: private (0700), and on the artifact store's file system
+     * so a verified upload is moved into the store by rename, not copied. */
+    char *upload_dir = hz_sprintf("%s/tmp", cfg->storage_path);
+    if ((rc = make_dirs(upload_dir)) != 0) { hz_free(upload_dir); goto fail; }
 
     hz_http_options_t hopts = {
         .host = host,
@@ -78,8 +85,12 @@ int hz_node_start(const hz_config_t *cfg, hz_node_t **out) {
         .cors_origins = (const char *const *)cfg->cors_origins,
         .auth = node_api_key_check,
         .auth_ctx = node,
+        .upload_dir = upload_dir,
+        .max_upload_bytes = NODE_MAX_UPLOAD_BYTES,
     };
-    if ((rc = hz_http_server_new(&hopts, &node->http)) != 0) goto fail;
+    rc = hz_http_server_new(&hopts, &node->http);
+    hz_free(upload_dir);
+    if (rc != 0) goto fail;
     node->api.node_name = cfg->node_name;
     node->api.started_mono_ns = hz_time_mono_ns();
     node->api.http = node->http;

@@ -65,6 +65,7 @@ head -c 5000 /dev/urandom > "$TMP/junk.ai"
 http POST /v2/artifacts "${AUTH[@]}" --data-binary "@$TMP/junk.ai"
 check "junk is 400 not_zip" test "$STATUS:$(json_get "$BODY" j.error.code)" = "400:not_zip"
 check "nothing was stored" test "$(ls "$NODE_STORAGE/artifacts/tmp" | wc -l)" = 0
+check "  and no upload file is left" test "$(ls "$NODE_STORAGE/tmp" | wc -l)" = 0
 http GET /v2/artifacts "${AUTH[@]}"
 check "  the list still has one" test "$(json_get "$BODY" j.data.length)" = 1
 
@@ -82,15 +83,32 @@ printf 'second artifact\n' > "$TMP/src2/data.jsonl"
 check "push to the node" "$H" ai push "$TMP/b.ai" --to "node:$NODE_URL" --quiet
 http GET /v2/artifacts "${AUTH[@]}"
 check "  now two" test "$(json_get "$BODY" j.data.length)" = 2
-# an artifact over the 64 MiB a response may carry, put straight into the node's store folder
+# an upload over the 16 MiB in-memory body limit: streamed to a file, verified, stored
+mkdir -p "$TMP/mid"
+head -c 40000000 /dev/urandom > "$TMP/mid/weights.bin"
+"$H" ai pack "$TMP/mid" -o "$TMP/mid.ai" --type Weights --name mid --quiet >/dev/null
+MID=$(json_get "$("$H" ai info "$TMP/mid.ai" --json)" j.content_hash)
+http POST /v2/artifacts "${AUTH[@]}" --data-binary "@$TMP/mid.ai"
+check "a 40 MB upload is 201 (got $STATUS)" test "$STATUS:$(json_get "$BODY" j.content_hash)" = "201:$MID"
+check "  and leaves no upload file behind" test "$(ls "$NODE_STORAGE/tmp" | wc -l)" = 0
+STATUS=$(curl -s -o "$TMP/mid-dl.ai" -w '%{http_code}' "${AUTH[@]}" "$NODE_URL/v2/artifacts/$MID")
+check "  its download is 200" test "$STATUS" = 200
+check "  with the same bytes" cmp -s "$TMP/mid-dl.ai" "$TMP/mid.ai"
+# an artifact over the old 64 MiB response cap, put straight into the node's store folder
 mkdir -p "$TMP/big"
 head -c 70000000 /dev/urandom > "$TMP/big/weights.bin"
 "$H" ai pack "$TMP/big" -o "$TMP/big.ai" --type Weights --name big --quiet >/dev/null
 BIG=$(json_get "$("$H" ai info "$TMP/big.ai" --json)" j.content_hash)
+BIGSIZE=$(stat -c %s "$TMP/big.ai")
 check "a store folder shared with the running node" "$H" ai push "$TMP/big.ai" --to "$NODE_STORAGE/artifacts" --quiet
-STATUS=$(curl -s -o /dev/null -w '%{http_code}' "${AUTH[@]}" "$NODE_URL/v2/artifacts/$BIG")
-check "a plain GET of a 70 MB archive is 413 for now" test "$STATUS" = 413
-check "pull fetches it from the node in ranges" "$H" ai pull "$BIG" --from "node:$NODE_URL" -o "$TMP/big-pulled.ai" --quiet
+STATUS=$(curl -s -o "$TMP/big-dl.ai" -w '%{http_code}' "${AUTH[@]}" "$NODE_URL/v2/artifacts/$BIG")
+check "a plain GET of a 70 MB archive is 200" test "$STATUS" = 200
+check "  the same bytes" cmp -s "$TMP/big-dl.ai" "$TMP/big.ai"
+STATUS=$(curl -s -o "$TMP/big-part" -D "$TMP/big-part.h" -w '%{http_code}' "${AUTH[@]}" -H "Range: bytes=68000000-" "$NODE_URL/v2/artifacts/$BIG")
+check "a range past 64 MiB is 206" test "$STATUS" = 206
+check "  with Content-Range" grep -qi "^content-range: bytes 68000000-$((BIGSIZE - 1))/$BIGSIZE" "$TMP/big-part.h"
+check "  and those bytes" cmp -s "$TMP/big-part" <(tail -c +68000001 "$TMP/big.ai")
+check "pull fetches it from the node" "$H" ai pull "$BIG" --from "node:$NODE_URL" -o "$TMP/big-pulled.ai" --quiet
 check "  the same bytes" cmp -s "$TMP/big-pulled.ai" "$TMP/big.ai"
 HANZO_NODE_KEY=wrong "$H" ai push "$TMP/b.ai" --to "node:$NODE_URL" --quiet 2>"$TMP/e401" && fail "push with a wrong key" || ok "push with a wrong key fails"
 check "  with HTTP 401" grep -q "HTTP 401" "$TMP/e401"
@@ -100,7 +118,7 @@ unset HANZO_NODE_KEY
 stop_node TERM
 start_node n
 http GET /v2/artifacts "${AUTH[@]}"
-check "artifacts survive a restart" test "$(json_get "$BODY" j.data.length)" = 3
+check "artifacts survive a restart" test "$(json_get "$BODY" j.data.length)" = 4
 http DELETE "/v2/artifacts/$HASH" "${AUTH[@]}"
 check "delete is 200" test "$STATUS" = 200
 http GET "/v2/artifacts/$HASH" "${AUTH[@]}"
