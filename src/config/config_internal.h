@@ -22,7 +22,7 @@ typedef struct config_key {
     const char *name;       /* TOML path, "api.listen"; also the key for hz_config_source */
     const char *env;        /* environment variable, or NULL */
     const char *flag;       /* command-line flag with its dashes, "--api-listen" */
-    const char *metavar;    /* placeholder in --help, "ADDR" */
+    const char *metavar;    /* the value's name in --help, "ADDR" */
     const char *help;       /* one line for --help */
     config_type_t type;
     const char *def;        /* default written as an env value would be; NULL: unset */
