@@ -24,6 +24,8 @@
  * on job->cv; llm_runner_wait drains it on the caller's thread.
  */
 #include "llm/llm_internal.h"
+#include "ggml-backend.h"
+#include "ggml-cpu.h"
 
 #include <math.h>
 #include <string.h>
@@ -55,6 +57,8 @@ struct llm_runner {
     struct llama_model *model;
     const struct llama_vocab *vocab;
     struct llama_context *ctx;
+    struct ggml_threadpool *tp;   /* persistent, polling CPU workers; NULL: ggml's per-graph threads */
+    void (*tp_free)(struct ggml_threadpool *);
     llm_runner_config_t cfg;
     slot_t *slots;
     int n_active;
@@ -374,10 +378,25 @@ int llm_runner_new(struct llama_model *model, const llm_runner_config_t *cfg, co
     r->q_cap = cfg->n_parallel + (cfg->queue_max > 0 ? cfg->queue_max : 0) + 1;
     r->queue = hz_calloc((size_t)r->q_cap, sizeof(llm_job_t *));
     r->batch = llama_batch_init(cfg->n_batch + cfg->n_parallel, 0, 1);
+    /* Without an attached threadpool the CPU backend starts and joins its threads on every
+     * llama_decode, which for one-token generation steps is a measurable share of the step.
+     * A persistent pool whose idle workers spin briefly (ggml's default poll) is what
+     * llama-bench and llama-server use; looked up through the registry as the CPU backend
+     * may be a loadable module. */
+    ggml_backend_reg_t cpu = ggml_backend_reg_by_name("CPU");
+    void *tp_new = cpu ? ggml_backend_reg_get_proc_address(cpu, "ggml_threadpool_new") : NULL;
+    void *tp_free = cpu ? ggml_backend_reg_get_proc_address(cpu, "ggml_threadpool_free") : NULL;
+    if (tp_new && tp_free) {
+        struct ggml_threadpool_params tpp = ggml_threadpool_params_default(cfg->n_threads);
+        r->tp = ((struct ggml_threadpool *(*)(struct ggml_threadpool_params *))tp_new)(&tpp);
+        r->tp_free = (void (*)(struct ggml_threadpool *))tp_free;
+        if (r->tp) llama_attach_threadpool(ctx, r->tp, NULL);
+    }
     int err = pthread_create(&r->thread, NULL, worker, r);
     if (err) {
         llama_batch_free(r->batch);
         llama_free(ctx);
+        if (r->tp) r->tp_free(r->tp);
         hz_free(r->queue); hz_free(r->slots); hz_free(r->name);
         hz_free(r);
         return hz_error_errno(HZ_EINTERNAL, err, "starting the worker thread");
@@ -473,6 +492,7 @@ void llm_runner_free(llm_runner_t *r) {
     }
     llama_batch_free(r->batch);
     llama_free(r->ctx);
+    if (r->tp) r->tp_free(r->tp);
     pthread_mutex_destroy(&r->mu);
     pthread_cond_destroy(&r->cv);
     hz_free(r->slots);
