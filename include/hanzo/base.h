@@ -184,7 +184,9 @@ void hz_sleep_ms(int64_t ms);
 /* ---- identifiers and randomness ------------------------------------------------------- */
 
 #define HZ_UUID_STRLEN 36
-/* UUIDv7 (RFC 9562): time-ordered, so ids sort by creation and index well. out holds 37. */
+/* UUIDv7 (RFC 9562): time-ordered, so ids sort by creation and index well. out holds 37.
+ * Unique, not secret: the random bits come from a per-thread generator seeded from the kernel,
+ * so use hz_random_bytes for anything that must be unguessable. */
 void hz_uuid_v7(char out[HZ_UUID_STRLEN + 1]);
 void hz_uuid_v4(char out[HZ_UUID_STRLEN + 1]);
 bool hz_uuid_valid(const char *s);

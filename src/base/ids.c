@@ -48,9 +48,37 @@ int hz_hex_decode(const char *hex, uint8_t *out, size_t n) {
 }
 
 static void uuid_format(const uint8_t b[16], char out[37]) {
-    char hex[33];
-    hz_hex_encode(b, 16, hex);
-    snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
+    static const char hex[] = "0123456789abcdef";
+    char *o = out;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10) *o++ = '-';
+        *o++ = hex[b[i] >> 4];
+        *o++ = hex[b[i] & 15];
+    }
+    *o = '\0';
+}
+
+/* UUIDv7s are made on hot paths (every HTTP request without an id of its own) and need to be
+ * unique, not secret, so their random bits come from a per-thread xoshiro256** seeded once from
+ * the kernel rather than from a system call per id. */
+static _Thread_local uint64_t rng[4];
+static _Thread_local bool rng_seeded;
+
+static uint64_t rng_next(void) {
+    if (!rng_seeded) {
+        do hz_random_bytes(rng, sizeof(rng)); while (!(rng[0] | rng[1] | rng[2] | rng[3]));
+        rng_seeded = true;
+    }
+    uint64_t r = rng[1] * 5;
+    r = ((r << 7) | (r >> 57)) * 9;
+    uint64_t t = rng[1] << 17;
+    rng[2] ^= rng[0];
+    rng[3] ^= rng[1];
+    rng[1] ^= rng[2];
+    rng[0] ^= rng[3];
+    rng[2] ^= t;
+    rng[3] = (rng[3] << 45) | (rng[3] >> 19);
+    return r;
 }
 
 void hz_uuid_v4(char out[HZ_UUID_STRLEN + 1]) {
@@ -63,9 +91,11 @@ void hz_uuid_v4(char out[HZ_UUID_STRLEN + 1]) {
 
 void hz_uuid_v7(char out[HZ_UUID_STRLEN + 1]) {
     uint8_t b[16];
-    uint64_t ms = (uint64_t)hz_time_now_ms();
-    hz_random_bytes(b + 6, 10);
+    uint64_t ms = (uint64_t)hz_time_now_ms(), r1 = rng_next(), r2 = rng_next();
     for (int i = 0; i < 6; i++) b[i] = (uint8_t)(ms >> (40 - 8 * i));
+    for (int i = 0; i < 8; i++) b[6 + i] = (uint8_t)(r1 >> (8 * i));
+    b[14] = (uint8_t)r2;
+    b[15] = (uint8_t)(r2 >> 8);
     b[6] = (uint8_t)((b[6] & 0x0F) | 0x70);
     b[8] = (uint8_t)((b[8] & 0x3F) | 0x80);
     uuid_format(b, out);

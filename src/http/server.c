@@ -111,48 +111,6 @@ static bool request_id_ok(const char *s) {
     return n > 0;
 }
 
-/* A UUIDv7 for a request that brought no usable id. hz_uuid_v7 asks the kernel for every id,
- * which costs a system call per request on the hottest path; request ids need to be unique,
- * not secret, so each thread draws from its own xoshiro256** seeded once from the kernel. */
-static _Thread_local uint64_t rng[4];
-static _Thread_local bool rng_seeded;
-
-static uint64_t rng_next(void) {
-    uint64_t r = rng[1] * 5;
-    r = ((r << 7) | (r >> 57)) * 9;
-    uint64_t t = rng[1] << 17;
-    rng[2] ^= rng[0];
-    rng[3] ^= rng[1];
-    rng[1] ^= rng[2];
-    rng[0] ^= rng[3];
-    rng[2] ^= t;
-    rng[3] = (rng[3] << 45) | (rng[3] >> 19);
-    return r;
-}
-
-static void request_id_new(char out[HZ_UUID_STRLEN + 1]) {
-    if (!rng_seeded) {
-        do hz_random_bytes(rng, sizeof(rng)); while (!(rng[0] | rng[1] | rng[2] | rng[3]));
-        rng_seeded = true;
-    }
-    uint64_t ms = (uint64_t)hz_time_now_ms(), r1 = rng_next(), r2 = rng_next();
-    uint8_t b[16];
-    for (int i = 0; i < 6; i++) b[i] = (uint8_t)(ms >> (40 - 8 * i));
-    for (int i = 0; i < 8; i++) b[6 + i] = (uint8_t)(r1 >> (8 * i));
-    b[14] = (uint8_t)r2;
-    b[15] = (uint8_t)(r2 >> 8);
-    b[6] = (uint8_t)((b[6] & 0x0F) | 0x70);  /* version 7 */
-    b[8] = (uint8_t)((b[8] & 0x3F) | 0x80);  /* RFC 9562 variant */
-    static const char hex[] = "0123456789abcdef";
-    char *o = out;
-    for (int i = 0; i < 16; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10) *o++ = '-';
-        *o++ = hex[b[i] >> 4];
-        *o++ = hex[b[i] & 15];
-    }
-    *o = '\0';
-}
-
 /* "Bearer <token>", scheme case-insensitive, spaces around the token ignored. */
 static hz_early_t check_auth(hz_http_server_t *srv, struct MHD_Connection *conn) {
     const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
@@ -199,7 +157,7 @@ static hz_http_req_t *req_begin(hz_http_server_t *srv, struct MHD_Connection *co
     if (cid && request_id_ok(cid))
         strcpy(req->id, cid);
     else
-        request_id_new(req->id);
+        hz_uuid_v7(req->id); /* cheap: no system call per id */
 
     const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     uint64_t clen = cl ? strtoull(cl, NULL, 10) : 0;  /* libmicrohttpd already rejected a malformed one */
