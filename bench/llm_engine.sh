@@ -10,7 +10,7 @@ src=$(cd "$(dirname "$0")/.." && pwd)
 threads=${HZ_BENCH_THREADS:-2}
 pp=${HZ_BENCH_PP:-512}
 tg=${HZ_BENCH_TG:-128}
-reps=${HZ_BENCH_REPS:-3}
+reps=${HZ_BENCH_REPS:-7}
 floor=0.97
 tools=${HZ_LLAMA_TOOLS:-$src/.deps/build/llama-tools/bin}
 model_dir=$build/bench-models
@@ -29,16 +29,19 @@ fi
 field() { python3 -c 'import json,sys; d=json.loads(sys.argv[1]); v=d
 for k in sys.argv[2].split("."): v=v[k]
 print(v)' "$1" "$2"; }
-best() { python3 -c "print(max($1, $2))"; }
+median() { python3 -c 'import statistics,sys; print(statistics.median(float(x) for x in sys.argv[1:]))' "$@"; }
 
-# Rounds alternate engine / llama-bench so drift in the machine's load hits both; best of each.
+# Rounds alternate engine / llama-bench, so drift in the machine's load hits both alike. Each
+# round gives a paired ratio (engine / llama-bench measured back to back); the verdict is the
+# median of those ratios over the rounds, which a single noisy round cannot swing either way.
 status=0
-pp_e=0; tg_e=0; pp_r=0; tg_r=0
+pp_es=(); tg_es=(); pp_rs=(); tg_rs=(); pp_q=(); tg_q=()
 have_ref=0; [ -x "$tools/llama-bench" ] && have_ref=1
 for r in $(seq 1 "$reps"); do
   out=$("$build/bench/llm_bench" "$model" --threads "$threads" --pp "$pp" --tg "$tg" --reps 1 --conc 0)
-  pp_e=$(best "$pp_e" "$(field "$out" pp_tps)"); tg_e=$(best "$tg_e" "$(field "$out" tg_tps)")
-  line="round $r: engine pp${pp} $(printf %.1f "$(field "$out" pp_tps)") tg${tg} $(printf %.1f "$(field "$out" tg_tps)")"
+  pe=$(field "$out" pp_tps); te=$(field "$out" tg_tps)
+  pp_es+=("$pe"); tg_es+=("$te")
+  line="round $r: engine pp${pp} $(printf %.1f "$pe") tg${tg} $(printf %.1f "$te")"
   if [ $have_ref = 1 ]; then
     ref=$("$tools/llama-bench" -m "$model" -t "$threads" -p "$pp" -n "$tg" -r 1 -o json 2>/dev/null)
     read -r a b < <(python3 -c 'import json,sys
@@ -47,19 +50,20 @@ for r in rows:
     if r["n_prompt"]>0 and r["n_gen"]==0: pp=r["avg_ts"]
     if r["n_gen"]>0 and r["n_prompt"]==0: tg=r["avg_ts"]
 print(pp, tg)' "$ref")
-    pp_r=$(best "$pp_r" "$a"); tg_r=$(best "$tg_r" "$b")
-    line="$line | llama-bench pp${pp} $(printf %.1f "$a") tg${tg} $(printf %.1f "$b")"
+    pp_rs+=("$a"); tg_rs+=("$b")
+    pp_q+=("$(python3 -c "print($pe/$a)")"); tg_q+=("$(python3 -c "print($te/$b)")")
+    line="$line | llama-bench pp${pp} $(printf %.1f "$a") tg${tg} $(printf %.1f "$b") | ratio pp $(printf %.3f "${pp_q[-1]}") tg $(printf %.3f "${tg_q[-1]}")"
   fi
   echo "$line"
 done
-echo "engine (best):      pp${pp} $(printf %.1f "$pp_e") t/s   tg${tg} $(printf %.1f "$tg_e") t/s   (threads $threads)"
+echo "engine (median):      pp${pp} $(printf %.1f "$(median "${pp_es[@]}")") t/s   tg${tg} $(printf %.1f "$(median "${tg_es[@]}")") t/s   (threads $threads, $reps rounds)"
 if [ $have_ref = 1 ]; then
-  echo "llama-bench (best): pp${pp} $(printf %.1f "$pp_r") t/s   tg${tg} $(printf %.1f "$tg_r") t/s"
+  echo "llama-bench (median): pp${pp} $(printf %.1f "$(median "${pp_rs[@]}")") t/s   tg${tg} $(printf %.1f "$(median "${tg_rs[@]}")") t/s"
   for what in pp tg; do
-    e=${what}_e; r=${what}_r
-    ratio=$(python3 -c "print(f'{${!e}/${!r}:.3f}')")
-    ok=$(python3 -c "print(int(${!e}/${!r} >= $floor))")
-    echo "ratio $what: $ratio (floor $floor)$([ "$ok" = 1 ] || echo '  BELOW FLOOR')"
+    q=${what}_q[@]
+    ratio=$(median "${!q}")
+    ok=$(python3 -c "print(int($ratio >= $floor))")
+    echo "ratio $what (median of paired rounds): $(printf %.3f "$ratio") (floor $floor)$([ "$ok" = 1 ] || echo '  BELOW FLOOR')"
     [ "$ok" = 1 ] || status=1
   done
 else

@@ -59,6 +59,9 @@ typedef struct hz_config {
     int64_t max_body_bytes;
     int64_t request_timeout_s;
     int64_t http_threads;      /* 0: one per core */
+    int64_t api_workers;       /* threads for deferred work (model calls, upload checks) */
+    int64_t requests_per_minute; /* per API key on /v1; 0: unlimited */
+    int64_t tokens_per_minute;
     int64_t shutdown_timeout_s;
     /* [storage] */
     char *storage_path;        /* "~" already expanded */

@@ -120,6 +120,9 @@ int hz_llm_engine_add_catalog(hz_llm_engine_t *e, const hz_llm_catalog_t *cat);
 int hz_llm_engine_load(hz_llm_engine_t *e, const char *name);
 /* Unload now; HZ_EBUSY while requests use it. Unloading an unloaded model is not an error. */
 int hz_llm_engine_unload(hz_llm_engine_t *e, const char *name);
+/* Unload and forget a model (its file was deleted, say). HZ_EBUSY while requests use it,
+ * HZ_ENOTFOUND when no model has that name. */
+int hz_llm_engine_remove(hz_llm_engine_t *e, const char *name);
 bool hz_llm_engine_is_loaded(hz_llm_engine_t *e, const char *name);
 /* Estimated bytes used by the loaded models. */
 uint64_t hz_llm_engine_memory(hz_llm_engine_t *e);
@@ -172,7 +175,8 @@ typedef struct hz_llm_chat_request {
     const char *grammar;        /* GBNF constraining the answer, or NULL */
     const char *json_schema;    /* JSON Schema text (common subset), or NULL */
     bool json_mode;             /* the answer is a JSON object (any, unless json_schema) */
-    bool logprobs;              /* fill hz_llm_result_t.logprob_sum */
+    bool logprobs;              /* fill hz_llm_result_t.logprobs and logprob_sum */
+    int32_t top_logprobs;       /* with logprobs: the most likely alternatives per token, 0..20 */
     const hz_llm_lora_t *lora;
     size_t n_lora;
     atomic_bool *cancel;        /* set by another thread to stop; may be NULL */
@@ -187,6 +191,24 @@ typedef enum {
 
 const char *hz_llm_finish_name(hz_llm_finish_t f);   /* "stop", "length", "cancelled" */
 
+#define HZ_LLM_MAX_TOP_LOGPROBS 20
+
+typedef struct hz_llm_alt_logprob {
+    int32_t token;
+    char *text;                 /* the token's bytes (may be part of a UTF-8 sequence); owned */
+    float logprob;
+} hz_llm_alt_logprob_t;
+
+/* One generated token and how likely it was under the model's distribution (before sampling
+ * parameters reshaped it), with its most likely alternatives. */
+typedef struct hz_llm_token_logprob {
+    int32_t token;
+    char *text;                 /* owned, as above */
+    float logprob;
+    int32_t n_top;
+    hz_llm_alt_logprob_t top[HZ_LLM_MAX_TOP_LOGPROBS];
+} hz_llm_token_logprob_t;
+
 typedef struct hz_llm_result {
     char *text;                 /* the answer, valid UTF-8, stop string removed; owned */
     size_t text_len;
@@ -199,6 +221,8 @@ typedef struct hz_llm_result {
     double prompt_ms;           /* prompt evaluation */
     double gen_ms;              /* from the first to the last token */
     double logprob_sum;         /* sum of the chosen tokens' log-probabilities (if asked) */
+    hz_llm_token_logprob_t *logprobs; /* one per generated token (if asked), in order; owned */
+    size_t n_logprobs;
 } hz_llm_result_t;
 
 void hz_llm_result_free(hz_llm_result_t *r);

@@ -15,6 +15,10 @@
  * threads (hz_http_defer_work), not on a thread that serves requests; if the server shuts down
  * first, the verification is cancelled through its progress callback. An upload that fails
  * verification is a 400 whose error code is the rejection reason ("path_traversal", ...).
+ *
+ * A Model or QuantizedModel artifact with GGUF weights becomes a model the node serves: its
+ * weights are copied out of the archive once (verified on the way) and registered with the
+ * engine under the artifact's name; deleting the artifact unregisters it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +29,7 @@
 
 #include "api_internal.h"
 #include "hanzo/artifact.h"
+#include "hanzo/llm.h"
 
 static int status_of(int rc) {
     switch (rc) {
@@ -62,6 +67,79 @@ static bool keep_going(void *ctx, const char *phase, uint64_t done, uint64_t tot
     return !hz_http_req_abandoned(ctx);
 }
 
+/* Engine names cannot hold '/' (that means provider/model) or spaces. */
+static char *model_name_of(json_object *summary, const char *hash) {
+    json_object *md, *nm;
+    const char *name = json_object_object_get_ex(summary, "metadata", &md) &&
+                               json_object_object_get_ex(md, "name", &nm) && json_object_is_type(nm, json_type_string)
+                           ? json_object_get_string(nm) : "";
+    char *out = *name ? hz_strdup(name) : hz_sprintf("ai-%.12s", hash);
+    for (char *p = out; *p; p++)
+        if (*p == '/' || *p == ' ' || *p == '\t') *p = '-';
+    return out;
+}
+
+/* Register one stored artifact's GGUF with the engine; *name_out (may be NULL) gets the name. */
+static int register_model(hz_api_t *api, const char *hash, json_object *summary, char **name_out) {
+    if (name_out) *name_out = NULL;
+    if (!api->llm || !json_object_object_get_ex(summary, "gguf", NULL)) return HZ_ENOTFOUND;
+    char *path = NULL;
+    int rc = hz_ai_store_model_path(api->artifacts, hash, &path);
+    if (rc) return rc;
+    hz_llm_model_info_t info;  /* a file named .gguf that is not one would only fail at load */
+    if ((rc = hz_llm_gguf_read(path, &info)) != 0) { hz_free(path); return rc; }
+    bool servable = !info.adapter;
+    hz_llm_model_info_free(&info);
+    if (!servable) { hz_free(path); return hz_error_set(HZ_EINVAL, "its GGUF is a LoRA adapter, not a model"); }
+    char *name = model_name_of(summary, hash);
+    rc = hz_llm_engine_add(api->llm, name, path);
+    if (rc == HZ_EEXIST) {
+        char *alt = hz_sprintf("%s-%.12s", name, hash);
+        hz_free(name);
+        name = alt;
+        rc = hz_llm_engine_add(api->llm, name, path);
+    }
+    if (!rc) hz_log_info("api", "artifact %.12s serves model \"%s\" (%s)", hash, name, path);
+    if (!rc && name_out) *name_out = name;
+    else hz_free(name);
+    hz_free(path);
+    return rc;
+}
+
+/* Forget the models whose weights were copied out of this artifact. */
+static void unregister_models(hz_api_t *api, const char *hash) {
+    if (!api->llm) return;
+    char *prefix = hz_sprintf("%s/%.2s/%s.models/", hz_ai_store_root(api->artifacts), hash, hash);
+    json_object *st = hz_llm_engine_status(api->llm);
+    for (size_t i = 0; i < json_object_array_length(st); i++) {
+        json_object *m = json_object_array_get_idx(st, i), *p, *n;
+        if (json_object_object_get_ex(m, "path", &p) && hz_str_starts_with(json_object_get_string(p), prefix) &&
+            json_object_object_get_ex(m, "name", &n) && hz_llm_engine_remove(api->llm, json_object_get_string(n)) != 0)
+            hz_log_warn("api", "model %s stays registered: %s", json_object_get_string(n), hz_error_last());
+    }
+    json_object_put(st);
+    hz_free(prefix);
+}
+
+int hz_api_register_artifact_models(hz_api_t *api) {
+    if (!api->artifacts || !api->llm) return 0;
+    json_object *arr = NULL;
+    if (hz_ai_store_list(api->artifacts, &arr) != 0) {
+        hz_log_warn("api", "listing artifacts for models: %s", hz_error_last());
+        json_object_put(arr);
+        return 0;
+    }
+    int n = 0;
+    for (size_t i = 0; i < json_object_array_length(arr); i++) {
+        json_object *sum = json_object_array_get_idx(arr, i), *h;
+        if (!json_object_object_get_ex(sum, "gguf", NULL) || !json_object_object_get_ex(sum, "content_hash", &h)) continue;
+        if (register_model(api, json_object_get_string(h), sum, NULL) == 0) n++;
+        else hz_log_warn("api", "artifact %s: not served as a model: %s", json_object_get_string(h), hz_error_last());
+    }
+    json_object_put(arr);
+    return n;
+}
+
 /* On a worker thread: verify the uploaded file and move it into the store. */
 static void upload_work(hz_http_req_t *req, void *arg) {
     upload_t *up = arg;
@@ -76,6 +154,11 @@ static void upload_work(hz_http_req_t *req, void *arg) {
         respond_failure(req, rc);
     } else {
         json_object_object_add(summary, "existed", json_object_new_boolean(existed));
+        char *model = NULL;
+        int mrc = register_model(up->api, hash, summary, &model);
+        if (mrc == 0) json_object_object_add(summary, "model", json_object_new_string(model));
+        else if (mrc != HZ_ENOTFOUND) hz_log_warn("api", "artifact %s: not served as a model: %s", hash, hz_error_last());
+        hz_free(model);
         hz_log_info("api", "artifact %s %s (%llu bytes)", hash, existed ? "already stored" : "stored",
                     (unsigned long long)up->len);
         hz_http_respond_json(req, existed ? 200 : 201, summary);
@@ -207,6 +290,9 @@ void api_artifacts_delete(hz_http_req_t *req, void *ctx) {
     hz_api_t *api = ctx;
     if (!store_ready(req, api)) return;
     const char *hash = hz_http_req_param(req, "hash");
+    char *path = NULL;
+    if (hz_ai_store_path(api->artifacts, hash, &path) == 0) unregister_models(api, hash); /* before its files go */
+    hz_free(path);
     int rc = hz_ai_store_delete(api->artifacts, hash);
     if (rc) { respond_failure(req, rc); return; }
     hz_log_info("api", "artifact %s deleted", hash);

@@ -111,13 +111,20 @@ static bool request_id_ok(const char *s) {
     return n > 0;
 }
 
-/* "Bearer <token>", scheme case-insensitive, spaces around the token ignored. */
+/* "Authorization: Bearer <token>", scheme case-insensitive, spaces around the token ignored.
+ * Without an Authorization header, "x-api-key: <token>" is accepted too: it is how Anthropic's
+ * clients send their key, and they must work against /v1/messages unchanged. */
 static hz_early_t check_auth(hz_http_server_t *srv, struct MHD_Connection *conn) {
     const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-    if (!h) return HZ_EARLY_NO_KEY;
-    while (*h == ' ' || *h == '\t') h++;
-    if (strncasecmp(h, "Bearer", 6) != 0 || (h[6] != ' ' && h[6] != '\t')) return HZ_EARLY_BAD_KEY;
-    const char *tok = h + 7;
+    const char *tok;
+    if (h) {
+        while (*h == ' ' || *h == '\t') h++;
+        if (strncasecmp(h, "Bearer", 6) != 0 || (h[6] != ' ' && h[6] != '\t')) return HZ_EARLY_BAD_KEY;
+        tok = h + 7;
+    } else {
+        tok = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "x-api-key");
+        if (!tok) return HZ_EARLY_NO_KEY;
+    }
     while (*tok == ' ' || *tok == '\t') tok++;
     size_t len = strlen(tok);
     while (len && (tok[len - 1] == ' ' || tok[len - 1] == '\t')) len--;

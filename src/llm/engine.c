@@ -343,6 +343,29 @@ int hz_llm_engine_unload(hz_llm_engine_t *e, const char *name) {
     return 0;
 }
 
+int hz_llm_engine_remove(hz_llm_engine_t *e, const char *name) {
+    pthread_mutex_lock(&e->mu);
+    llm_model_t **pp = &e->models;
+    while (*pp && strcmp((*pp)->name, name) != 0) pp = &(*pp)->next;
+    llm_model_t *m = *pp;
+    if (!m) { pthread_mutex_unlock(&e->mu); return hz_error_set(HZ_ENOTFOUND, "model \"%s\" not found", name); }
+    if (m->state == LLM_LOADING || m->users > 0) {
+        pthread_mutex_unlock(&e->mu);
+        return hz_error_set(HZ_EBUSY, "model %s is %s", name, m->users > 0 ? "serving requests" : "loading");
+    }
+    unloaded_t u = {0};
+    if (m->state == LLM_READY) u = detach_locked(e, m);
+    *pp = m->next;   /* unreachable from now on: nobody else can acquire it */
+    pthread_mutex_unlock(&e->mu);
+    free_unloaded(&u);
+    hz_llm_model_info_free(&m->info);
+    pthread_mutex_destroy(&m->aux_mu);
+    hz_free(m->name);
+    hz_free(m->path);
+    hz_free(m);
+    return 0;
+}
+
 int hz_llm_engine_reap(hz_llm_engine_t *e) {
     if (e->cfg.keep_alive_ms < 0) return 0;
     int n = 0;
@@ -418,9 +441,26 @@ const char *hz_llm_finish_name(hz_llm_finish_t f) {
     }
 }
 
+static void logprobs_free(hz_llm_token_logprob_t *lp, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        hz_free(lp[i].text);
+        for (int32_t k = 0; k < lp[i].n_top; k++) hz_free(lp[i].top[k].text);
+    }
+    hz_free(lp);
+}
+
+/* The bytes of one token, exactly (a piece of a multi-byte character stays a piece). */
+static char *token_text(const struct llama_vocab *vocab, llama_token tok) {
+    char buf[256];
+    int32_t n = llama_token_to_piece(vocab, tok, buf, sizeof(buf), 0, false);
+    if (n < 0) n = 0;
+    return hz_strndup(buf, (size_t)n);
+}
+
 void hz_llm_result_free(hz_llm_result_t *r) {
     if (!r) return;
     hz_free(r->text);
+    logprobs_free(r->logprobs, r->n_logprobs);
     memset(r, 0, sizeof(*r));
 }
 
@@ -490,6 +530,7 @@ static void job_free(llm_job_t *j) {
     hz_free(j->lora_scales);
     hz_free(j->lora_key);
     hz_buf_free(&j->out);
+    logprobs_free(j->lp, j->n_lp);
     pthread_cond_destroy(&j->cv);
 }
 
@@ -526,6 +567,11 @@ int hz_llm_chat(hz_llm_engine_t *e, const hz_llm_chat_request_t *req, hz_llm_str
     j.n_stop = req->n_stop;
     j.max_tokens = req->max_tokens;
     j.logprobs = req->logprobs;
+    if (req->top_logprobs < 0 || req->top_logprobs > HZ_LLM_MAX_TOP_LOGPROBS) {
+        rc = hz_error_set(HZ_EINVAL, "top_logprobs: must be between 0 and %d", HZ_LLM_MAX_TOP_LOGPROBS);
+        goto out;
+    }
+    j.top_logprobs = req->logprobs ? req->top_logprobs : 0;
     j.streaming = on_text != NULL;
     {
         const hz_llm_sampling_t *sp = &req->sampling;
@@ -548,6 +594,19 @@ int hz_llm_chat(hz_llm_engine_t *e, const hz_llm_chat_request_t *req, hz_llm_str
     res->prompt_ms = (double)(first - j.t_start) / 1000.0;
     res->gen_ms = (double)(j.t_end - first) / 1000.0;
     res->logprob_sum = j.logprob_sum;
+    if (j.logprobs) {
+        /* the end-of-generation token is not part of the answer (nor counted in n_gen) */
+        if (j.n_lp > (size_t)j.n_gen) j.n_lp = (size_t)j.n_gen;
+        const struct llama_vocab *vocab = llama_model_get_vocab(m->lm);
+        for (size_t i = 0; i < j.n_lp; i++) {
+            j.lp[i].text = token_text(vocab, j.lp[i].token);
+            for (int32_t k = 0; k < j.lp[i].n_top; k++) j.lp[i].top[k].text = token_text(vocab, j.lp[i].top[k].token);
+        }
+        res->logprobs = j.lp;
+        res->n_logprobs = j.n_lp;
+        j.lp = NULL;
+        j.n_lp = 0;
+    }
 out:
     llm_release(e, m);
     job_free(&j);

@@ -53,6 +53,7 @@ typedef struct llm_job {
     size_t n_stop;
     int32_t max_tokens;
     bool logprobs;
+    int32_t top_logprobs;         /* alternatives recorded per token (logprobs only) */
     bool argmax;                  /* plain greedy: pick the top logit without the sampler chain */
     bool streaming;               /* the caller wants text as it comes, not only at the end */
     struct llama_adapter_lora **loras;
@@ -71,6 +72,8 @@ typedef struct llm_job {
     int32_t cached, n_gen;
     int64_t t_start, t_first, t_end;
     double logprob_sum;
+    hz_llm_token_logprob_t *lp;   /* written by the worker; token texts filled in by the caller */
+    size_t n_lp, cap_lp;
 } llm_job_t;
 
 typedef struct llm_runner_config {

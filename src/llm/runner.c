@@ -216,6 +216,36 @@ static void admit_locked(llm_runner_t *r) {
 
 /* ---- one decode step (worker thread, unlocked) -------------------------------------------- */
 
+/* Log-probabilities from the raw logits (the model's own distribution, as OpenAI reports it),
+ * with the top alternatives found by insertion into a short sorted list: one pass over the
+ * vocabulary, no copy of it. Worker thread only; the caller reads the list after the job ends. */
+static void record_logprob(llm_job_t *j, const float *lg, int nv, llama_token tok) {
+    float mx = lg[0];
+    for (int v = 1; v < nv; v++) if (lg[v] > mx) mx = lg[v];
+    double sum = 0;
+    for (int v = 0; v < nv; v++) sum += exp((double)(lg[v] - mx));
+    double lse = (double)mx + log(sum);
+    j->logprob_sum += (double)lg[tok] - lse;
+    if (j->n_lp == j->cap_lp) {
+        j->cap_lp = j->cap_lp ? 2 * j->cap_lp : 64;
+        j->lp = hz_realloc(j->lp, j->cap_lp * sizeof(*j->lp));
+    }
+    hz_llm_token_logprob_t *e = &j->lp[j->n_lp++];
+    memset(e, 0, sizeof(*e));
+    e->token = tok;
+    e->logprob = (float)((double)lg[tok] - lse);
+    int k = j->top_logprobs, n = 0;
+    for (int v = 0; v < nv && k > 0; v++) {
+        if (n == k && lg[v] <= e->top[n - 1].logprob) continue;
+        int at = n < k ? n++ : n - 1;
+        while (at > 0 && e->top[at - 1].logprob < lg[v]) { e->top[at] = e->top[at - 1]; at--; }
+        e->top[at].token = v;
+        e->top[at].logprob = lg[v];   /* raw logit while ranking; normalised below */
+    }
+    for (int i = 0; i < n; i++) e->top[i].logprob = (float)((double)e->top[i].logprob - lse);
+    e->n_top = n;
+}
+
 static void step(llm_runner_t *r) {
     struct llama_batch *b = &r->batch;
     b->n_tokens = 0;
@@ -281,14 +311,7 @@ static void step(llm_runner_t *r) {
         } else {
             tok = llama_sampler_sample(s->job->sampler, r->ctx, s->batch_idx);
         }
-        if (s->job->logprobs) {
-            const float *lg = llama_get_logits_ith(r->ctx, s->batch_idx);
-            float mx = lg[0];
-            for (int v = 1; v < nv; v++) if (lg[v] > mx) mx = lg[v];
-            double sum = 0;
-            for (int v = 0; v < nv; v++) sum += exp((double)(lg[v] - mx));
-            s->job->logprob_sum += (double)(lg[tok] - mx) - log(sum);
-        }
+        if (s->job->logprobs) record_logprob(s->job, llama_get_logits_ith(r->ctx, s->batch_idx), nv, tok);
         s->generating = true;
         slot_token(r, s, tok);
     }

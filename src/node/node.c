@@ -71,6 +71,7 @@ int hz_node_start(const hz_config_t *cfg, hz_node_t **out) {
     if (rc != 0) goto fail;
     if ((rc = node_api_key_setup(node, cfg)) != 0) { hz_error_wrap(rc, "API key"); goto fail; }
     if ((rc = node_models_start(node, cfg)) != 0) goto fail;
+    if ((rc = node_gateway_start(node, cfg)) != 0) goto fail;
     /* Uploads stream into <storage>/tmp: private (0700), and on the artifact store's file system
      * so a verified upload is moved into the store by rename, not copied. */
     char *upload_dir = hz_sprintf("%s/tmp", cfg->storage_path);
@@ -87,6 +88,7 @@ int hz_node_start(const hz_config_t *cfg, hz_node_t **out) {
         .auth_ctx = node,
         .upload_dir = upload_dir,
         .max_upload_bytes = NODE_MAX_UPLOAD_BYTES,
+        .work_threads = (int)cfg->api_workers,
     };
     rc = hz_http_server_new(&hopts, &node->http);
     hz_free(upload_dir);
@@ -95,7 +97,14 @@ int hz_node_start(const hz_config_t *cfg, hz_node_t **out) {
     node->api.started_mono_ns = hz_time_mono_ns();
     node->api.http = node->http;
     node->api.artifacts = node->artifacts;
+    node->api.llm = node->llm;
+    node->api.store = node->store;
+    node->api.gw = node->gw;
+    node->api.providers = node->providers;
+    node->api.limits = node->limits;
     if ((rc = hz_api_register(node->http, &node->api)) != 0) goto fail;
+    int served = hz_api_register_artifact_models(&node->api);
+    if (served) hz_log_info(MOD, "%d model(s) served from stored .ai artifacts", served);
     if ((rc = hz_http_server_start(node->http)) != 0) { hz_error_wrap(rc, "listen %s", cfg->api_listen); goto fail; }
 
     write_address_file(node, host, hz_http_server_port(node->http));
@@ -153,6 +162,9 @@ void hz_node_stop(hz_node_t *node) {
         unlink(node->address_file);
         hz_free(node->address_file);
     }
+    hz_gw_registry_close(node->providers);
+    hz_gw_free(node->gw);
+    hz_gw_limits_free(node->limits);
     if (node->llm) hz_llm_engine_free(node->llm);
     hz_store_close(node->store);
     hz_ai_store_close(node->artifacts);

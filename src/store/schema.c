@@ -26,6 +26,40 @@ static const hz_migration_t MIGRATIONS[] = {
      "    value TEXT NOT NULL,\n"
      "    updated_at INTEGER NOT NULL\n"
      ") WITHOUT ROWID;\n"},
+    /* gateway: remote LLM providers (registry.c) and per-request usage accounting (usage.c).
+     * api_key_sealed is a versioned XChaCha20-Poly1305 blob under the node secret, never the
+     * key; models is a JSON array of strings; timeouts are ms, 0 meaning the default. usage
+     * rows are appended once per model request; every query filters on a ts_ms range (ms since
+     * the epoch), hence its index. */
+    {2, "llm_providers_usage",
+     "CREATE TABLE llm_providers (\n"
+     "    id TEXT PRIMARY KEY NOT NULL,\n"
+     "    type TEXT NOT NULL,\n"
+     "    base_url TEXT,\n"
+     "    api_key_sealed BLOB,\n"
+     "    models TEXT NOT NULL DEFAULT '[]',\n"
+     "    connect_timeout_ms INTEGER NOT NULL DEFAULT 0,\n"
+     "    first_byte_timeout_ms INTEGER NOT NULL DEFAULT 0,\n"
+     "    idle_timeout_ms INTEGER NOT NULL DEFAULT 0,\n"
+     "    max_retries INTEGER NOT NULL DEFAULT 0,\n"
+     "    created_at INTEGER NOT NULL,\n"
+     "    updated_at INTEGER NOT NULL\n"
+     ");\n"
+     "CREATE TABLE usage (\n"
+     "    ts_ms INTEGER NOT NULL,\n"
+     "    key_id TEXT NOT NULL,\n"
+     "    endpoint TEXT NOT NULL,\n"
+     "    model TEXT NOT NULL,\n"
+     "    provider TEXT NOT NULL,\n"
+     "    upstream_model TEXT NOT NULL,\n"
+     "    status INTEGER NOT NULL,\n"
+     "    prompt_tokens INTEGER NOT NULL,\n"
+     "    completion_tokens INTEGER NOT NULL,\n"
+     "    cached_tokens INTEGER NOT NULL,\n"
+     "    latency_ms REAL NOT NULL,\n"
+     "    ttft_ms REAL NOT NULL\n"
+     ");\n"
+     "CREATE INDEX usage_ts ON usage (ts_ms);\n"},
 };
 
 const hz_migration_t *hz_store_migrations(size_t *n_out) {

@@ -114,11 +114,25 @@ HANZO_NODE_KEY=wrong "$H" ai push "$TMP/b.ai" --to "node:$NODE_URL" --quiet 2>"$
 check "  with HTTP 401" grep -q "HTTP 401" "$TMP/e401"
 unset HANZO_NODE_KEY
 
+# a Model artifact with real GGUF weights becomes a model the node serves
+mkdir -p "$TMP/model"
+"$HZ_TOOLS_DIR/gguf_gen" chat "$TMP/model/weights.gguf" --seed 3
+"$H" ai pack "$TMP/model" -o "$TMP/m.ai" --type Model --name "Tiny Chat/v1" --quiet >/dev/null
+MHASH=$(json_get "$("$H" ai info "$TMP/m.ai" --json)" j.content_hash)
+http POST /v2/artifacts "${AUTH[@]}" --data-binary "@$TMP/m.ai"
+check "a Model artifact upload is 201 (got $STATUS)" test "$STATUS" = 201
+check "  and is served as model Tiny-Chat-v1" test "$(json_get "$BODY" j.model)" = Tiny-Chat-v1
+check "  whose weights were copied out intact" cmp -s "$TMP/model/weights.gguf" \
+    "$NODE_STORAGE/artifacts/${MHASH:0:2}/$MHASH.models/weights.gguf"
+check "the random-bytes .gguf of the first upload is not a model" \
+    grep -q "not served as a model" "$NODE_ERR"
+
 # persistence, then delete
 stop_node TERM
 start_node n
 http GET /v2/artifacts "${AUTH[@]}"
-check "artifacts survive a restart" test "$(json_get "$BODY" j.data.length)" = 4
+check "artifacts survive a restart" test "$(json_get "$BODY" j.data.length)" = 5
+check "the stored model is registered again at start" grep -q "1 model(s) served from stored .ai artifacts" "$NODE_ERR"
 http DELETE "/v2/artifacts/$HASH" "${AUTH[@]}"
 check "delete is 200" test "$STATUS" = 200
 http GET "/v2/artifacts/$HASH" "${AUTH[@]}"

@@ -127,6 +127,9 @@ static const char full_toml[] =
     "request_timeout_s = 60\n"
     "threads = 8\n"
     "shutdown_timeout_s = 0\n"
+    "workers = 16\n"
+    "requests_per_minute = 600\n"
+    "tokens_per_minute = 100000\n"
     "[storage]\n"
     "path = \"/var/lib/hanzo\"\n"
     "sqlite_wal = false\n"
@@ -160,6 +163,9 @@ static void test_file_values(void **state) {
     assert_int_equal(cfg.request_timeout_s, 60);
     assert_int_equal(cfg.http_threads, 8);
     assert_int_equal(cfg.shutdown_timeout_s, 0);
+    assert_int_equal(cfg.api_workers, 16);
+    assert_int_equal(cfg.requests_per_minute, 600);
+    assert_int_equal(cfg.tokens_per_minute, 100000);
     assert_string_equal(cfg.storage_path, "/var/lib/hanzo");
     assert_string_equal(cfg.database_url, "sqlite:///var/lib/hanzo/hanzo.db");
     assert_string_equal(cfg.database_path, "/var/lib/hanzo/hanzo.db");

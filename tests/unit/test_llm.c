@@ -657,6 +657,42 @@ static void test_lora(void **state) {
     hz_llm_engine_free(e);
 }
 
+/* Per-token log-probabilities: one per generated token, each a real log-probability, the chosen
+ * greedy token the most likely of its alternatives, alternatives sorted, texts joining up to the
+ * answer, and the sum agreeing with logprob_sum. */
+static void test_logprobs(void **state) {
+    (void)state;
+    hz_llm_engine_t *e = engine(2, 0);
+    hz_llm_message_t msg = {"user", "Count with me."};
+    hz_llm_chat_request_t r = greedy(NULL, &msg, 6);
+    r.logprobs = true;
+    r.top_logprobs = 5;
+    hz_llm_result_t res;
+    run(e, &r, &res);
+    assert_int_equal(res.n_logprobs, (size_t)res.completion_tokens);
+    assert_true(res.n_logprobs > 0);
+    double sum = 0;
+    hz_buf_t joined = HZ_BUF_INIT;
+    for (size_t i = 0; i < res.n_logprobs; i++) {
+        const hz_llm_token_logprob_t *t = &res.logprobs[i];
+        assert_true(t->logprob <= 0.0f);
+        assert_int_equal(t->n_top, 5);
+        assert_int_equal(t->top[0].token, t->token);          /* greedy picks the most likely */
+        assert_true(fabsf(t->top[0].logprob - t->logprob) < 1e-5f);
+        for (int k = 1; k < t->n_top; k++) assert_true(t->top[k].logprob <= t->top[k - 1].logprob);
+        sum += t->logprob;
+        hz_buf_puts(&joined, t->text);
+    }
+    assert_true(fabs(sum - res.logprob_sum) < 1e-3);
+    assert_string_equal(joined.data ? joined.data : "", res.text);
+    hz_buf_free(&joined);
+    hz_llm_result_free(&res);
+    r.top_logprobs = 21;
+    assert_int_equal(hz_llm_chat(e, &r, NULL, NULL, &res), HZ_EINVAL);
+    assert_non_null(strstr(hz_error_last(), "top_logprobs"));
+    hz_llm_engine_free(e);
+}
+
 static void strip_ws(char *s) {
     char *w = s;
     for (char *p = s; *p; p++)
@@ -739,6 +775,7 @@ int main(void) {
         cmocka_unit_test(test_lru_budget),
         cmocka_unit_test(test_embeddings),
         cmocka_unit_test(test_lora),
+        cmocka_unit_test(test_logprobs),
         cmocka_unit_test(test_json_mode),
         cmocka_unit_test(test_schema_grammar),
     };
